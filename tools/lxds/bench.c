@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* lxds bench: one subcommand per layer. */
+#include "bench.h"
+#include "cmd.h"
+
+static const struct lxd_cmd benches[] = {
+	{"fipc", "cross-core channel round trip and throughput vs the hardware floor", lxd_bench_fipc},
+};
+
+int lxd_cmd_bench(int argc, char **argv)
+{
+	return lxd_cmd_dispatch("lxds bench",
+				"Benchmarks.  Each compares side by side in one run, interleaved,\n"
+				"and reports medians of per-round ratios.  --json prints one object.",
+				benches, sizeof(benches) / sizeof(benches[0]), argc, argv);
+}

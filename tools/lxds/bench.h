@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared pieces of the benchmarks: options, statistics, output. */
+#ifndef LXDS_TOOL_BENCH_H
+#define LXDS_TOOL_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct bench_opts {
+	bool json;          /* print one JSON object on stdout */
+	unsigned rounds;    /* interleaved rounds; medians are over these */
+	int cpu[2];         /* kernel side, peer side */
+	bool quiet;         /* no progress on stderr */
+};
+
+/*
+ * Parse the options every bench takes (--json, --rounds N, --cpus A,B,
+ * --quiet, --help).  @extra describes bench-specific options for --help.
+ * Returns 0 to go on, or an exit code + 1 (1 = exit 0 after help, 3 = bad usage).
+ */
+int bench_parse(int argc, char **argv, const char *name, const char *about,
+		unsigned default_rounds, struct bench_opts *o);
+
+/* Progress line on stderr ("name: round 3/11"), unless quiet. */
+void bench_progress(const struct bench_opts *o, const char *name, unsigned round, unsigned rounds);
+
+/* Median and the p-th percentile (0..100) of @n values; @v is sorted in place. */
+double stats_median(double *v, size_t n);
+double stats_percentile(double *v, size_t n, double p);
+
+/* JSON object output: bench_json_begin, then fields, then end. */
+void json_begin(FILE *f);
+void json_num(FILE *f, const char *key, double v);
+void json_str(FILE *f, const char *key, const char *v);
+void json_end(FILE *f);
+
+/* Benches. */
+int lxd_bench_fipc(int argc, char **argv);
+
+#endif

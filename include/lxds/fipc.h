@@ -99,6 +99,7 @@ struct lxd_chan {
 
 	/* idle policy: spin this many TSC cycles before sleeping; adapts */
 	uint64_t spin_cycles;
+	bool spin_fixed;            /* keep spin_cycles as set (tests, known traffic) */
 	uint64_t sleeps;            /* statistics: times this side went to sleep */
 	_Atomic int dead;           /* set by lxd_chan_mark_dead(): waits fail with -EIO */
 

@@ -29,5 +29,6 @@ bool lxd_parse_uint(const char *opt, const char *val, unsigned long max, unsigne
 
 /* Top-level subcommands. */
 int lxd_cmd_bench(int argc, char **argv);
+int lxd_cmd_demo(int argc, char **argv);
 
 #endif

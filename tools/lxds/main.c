@@ -6,6 +6,7 @@
 #include "cmd.h"
 
 static const struct lxd_cmd commands[] = {
+	{"demo", "the lxds demonstration, with progress output", lxd_cmd_demo},
 	{"bench", "measure a layer: fipc, ... (native vs isolated, side by side)", lxd_cmd_bench},
 };
 

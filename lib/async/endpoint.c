@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Endpoints: awaitable calls over an fIPC channel, and the dispatcher.
+ *
+ * Both directions of the channel's rings carry requests and replies.  A
+ * request's tag names the calling thread (index + call sequence number); a
+ * reply carries the tag back with LXD_OP_REPLY set, and the dispatcher
+ * wakes exactly that thread if it still waits for exactly that call.
+ * Anything else is counted and dropped: the peer is not trusted.
+ *
+ * The dispatcher copies each message out of its slot once, releases the
+ * slot, then acts on the copy.  A request gets a lightweight thread of its
+ * own, started inline by the poller; when no stack is free, the request
+ * stays in the ring (the peer feels the back-pressure), and so do the
+ * messages behind it: the ring is in order.  Size the pool for the calls
+ * the peer may have in flight.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "lxds/util.h"
+
+/* ---- set-up -------------------------------------------------------------------------- */
+
+int lxd_ep_init(struct lxd_ep *ep, struct lxd_chan *ch, const struct lxd_ep_config *cfg)
+{
+	struct lxd_sched *s = lxd__sched;
+	if (!s)
+		return -ENXIO;
+	if (!ep || !ch || !ch->tx || (cfg && cfg->nhandlers && !cfg->handlers))
+		return -EINVAL;
+	if (s->neps >= LXD_ASYNC_MAX_EPS)
+		return -ENOSPC;
+	memset(ep, 0, sizeof(*ep));
+	ep->ch = ch;
+	ep->sched = s;
+	if (cfg) {
+		ep->handlers = cfg->handlers;
+		ep->nhandlers = cfg->nhandlers;
+		ep->ctx = cfg->ctx;
+		ep->max_outstanding = cfg->max_outstanding;
+		ep->control = cfg->control;
+		ep->control_ctx = cfg->control_ctx;
+	}
+	if (ep->max_outstanding == 0)
+		ep->max_outstanding = ch->mask + 1;
+	s->eps[s->neps++] = ep;
+	return 0;
+}
+
+int lxd_ep_fini(struct lxd_ep *ep)
+{
+	struct lxd_sched *s = lxd__sched;
+	if (!ep || !s || ep->sched != s)
+		return -EINVAL;
+	if (!ep->st.dead && (ep->st.outstanding || ep->handlers_active || ep->bp_calls || ep->bp_replies))
+		return -EBUSY;
+	for (unsigned i = 0; i < s->neps; i++)
+		if (s->eps[i] == ep) {
+			s->eps[i] = s->eps[--s->neps];
+			ep->sched = NULL;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int lxd_ep_stats(const struct lxd_ep *ep, struct lxd_ep_stats *st)
+{
+	if (!ep || !st)
+		return -EINVAL;
+	*st = ep->st;
+	return 0;
+}
+
+/* ---- back-pressure lists ---------------------------------------------------------------- */
+
+static void bp_add(struct lxd_thread **head, struct lxd_thread **tail, struct lxd_thread *t)
+{
+	t->next = NULL;
+	if (*tail)
+		(*tail)->next = t;
+	else
+		*head = t;
+	*tail = t;
+}
+
+/* Wake every thread on a list; each re-checks its own condition. */
+static void bp_wake_all(struct lxd_sched *s, struct lxd_thread **head, struct lxd_thread **tail)
+{
+	struct lxd_thread *t = *head;
+	*head = *tail = NULL;
+	while (t) {
+		struct lxd_thread *n = t->next;
+		lxd__wake(s, t);
+		t = n;
+	}
+}
+
+/* The next send slot is free (without reserving it). */
+static bool ring_has_room(const struct lxd_chan *ch)
+{
+	if (ch->tx_head - ch->tx_pub > ch->mask)
+		return false;
+	const struct lxd_msg *m = &ch->tx[ch->tx_head & ch->mask];
+	return lxd_hdr_state(atomic_load_explicit(&m->hdr, memory_order_relaxed)) == LXD_SLOT_FREE;
+}
+
+/* The peer died: fail every call in flight and let every waiter see it. */
+static void ep_kill(struct lxd_sched *s, struct lxd_ep *ep)
+{
+	ep->st.dead = true;
+	for (unsigned i = 0; i < s->nthreads; i++) {
+		struct lxd_thread *t = &s->threads[i];
+		if (t->waiting_reply && t->wait_ep == ep) {
+			t->waiting_reply = false;
+			t->result = -EIO;
+			lxd__wake(s, t);
+		}
+	}
+	ep->st.outstanding = 0;
+	bp_wake_all(s, &ep->bp_calls, &ep->bp_calls_tail);
+	bp_wake_all(s, &ep->bp_replies, &ep->bp_replies_tail);
+}
+
+static inline bool ep_dead(struct lxd_sched *s, struct lxd_ep *ep)
+{
+	if (lxd_unlikely(!ep->st.dead && lxd_chan_is_dead(ep->ch)))
+		ep_kill(s, ep);
+	return ep->st.dead;
+}
+
+/* ---- calling -------------------------------------------------------------------------------- */
+
+int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
+	     uint64_t out[LXD_MSG_WORDS])
+{
+	struct lxd_sched *s = lxd__sched;
+	if (lxd_unlikely(!s))
+		return -ENXIO;
+	if (lxd_unlikely(!ep || ep->sched != s || op > LXD_RPC_MAX))
+		return -EINVAL;
+	struct lxd_thread *t = s->cur;
+	struct lxd_chan *ch = ep->ch;
+	struct lxd_msg *m;
+	for (;;) {
+		if (ep_dead(s, ep))
+			return -EIO;
+		if (ep->st.outstanding < ep->max_outstanding && (m = lxd_chan_try_reserve(ch)))
+			break;
+		/* Full ring or too many in flight: wait for the dispatcher to see room. */
+		ep->st.backpressure++;
+		bp_add(&ep->bp_calls, &ep->bp_calls_tail, t);
+		t->state = LXD_T_BLOCKED;
+		lxd__block(s, t);
+	}
+	t->seq++;
+	uint32_t tag = t->index | (uint32_t)t->seq << 16;
+	if (in)
+		memcpy(m->w, in, sizeof(m->w));
+	else
+		memset(m->w, 0, sizeof(m->w));
+	lxd_msg_set(m, op, tag);
+	lxd_chan_publish(ch);
+	ep->st.outstanding++;
+	ep->st.calls++;
+
+	t->wait_ep = ep;
+	t->reply_out = out;
+	t->result = 0;
+	t->waiting_reply = true;
+	t->state = LXD_T_BLOCKED;
+	lxd__block(s, t); /* until on_reply() or ep_kill() wakes us */
+	return t->result;
+}
+
+/* ---- the dispatcher ---------------------------------------------------------------------------- */
+
+struct copied {
+	uint32_t op, tag;
+	uint64_t w[LXD_MSG_WORDS];
+};
+
+static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, const struct copied *c)
+{
+	uint32_t idx = LXD_TAG_INDEX(c->tag);
+	uint16_t seq = LXD_TAG_SEQ(c->tag);
+	struct lxd_thread *t = idx < s->nthreads ? &s->threads[idx] : NULL;
+	if (!t || !t->waiting_reply || t->wait_ep != ep || t->seq != seq) {
+		if (t && t->seq == seq && !t->waiting_reply)
+			ep->st.replies_dup++;
+		else
+			ep->st.replies_unknown++;
+		return;
+	}
+	t->waiting_reply = false;
+	uint32_t status = c->op & LXD_RPC_MAX;
+	t->result = status ? -(int)status : 0;
+	if (t->reply_out)
+		memcpy(t->reply_out, c->w, sizeof(c->w));
+	ep->st.outstanding--;
+	ep->st.replies++;
+	lxd__wake(s, t);
+	if (ep->bp_calls)
+		bp_wake_all(s, &ep->bp_calls, &ep->bp_calls_tail);
+}
+
+/* Send a handler's reply, waiting for ring room.  Dropped if the peer died. */
+static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int rc,
+		       const uint64_t out[LXD_MSG_WORDS])
+{
+	struct lxd_thread *t = s->cur;
+	struct lxd_msg *m;
+	for (;;) {
+		if (ep_dead(s, ep)) {
+			ep->st.dropped++;
+			return;
+		}
+		if ((m = lxd_chan_try_reserve(ep->ch)))
+			break;
+		ep->st.backpressure++;
+		bp_add(&ep->bp_replies, &ep->bp_replies_tail, t);
+		t->state = LXD_T_BLOCKED;
+		lxd__block(s, t);
+	}
+	memcpy(m->w, out, sizeof(m->w));
+	uint32_t status = rc < 0 ? (uint32_t)(-rc) & LXD_RPC_MAX : 0;
+	lxd_msg_set(m, LXD_OP_REPLY | status, tag);
+	lxd_chan_publish(ep->ch);
+}
+
+/* Body of a handler thread: its request is in the thread itself. */
+static void handler_main(void *arg)
+{
+	struct lxd_thread *t = arg;
+	struct lxd_ep *ep = t->req_ep;
+	uint64_t out[LXD_MSG_WORDS] = {0};
+	lxd_rpc_fn fn = t->req_op < ep->nhandlers ? ep->handlers[t->req_op] : NULL;
+	int rc = fn ? fn(ep->ctx, t->req_w, out) : -ENOSYS;
+	send_reply(lxd__sched, ep, t->req_tag, rc, out);
+	ep->handlers_active--;
+}
+
+static void on_request(struct lxd_sched *s, struct lxd_ep *ep, const struct copied *c)
+{
+	if (c->op & LXD_OP_CONTROL) {
+		ep->st.control++;
+		if (ep->control)
+			ep->control(ep->control_ctx, c->op, c->tag, c->w);
+		else
+			ep->st.control_dropped++;
+		return;
+	}
+	ep->st.requests++;
+	if (c->op >= ep->nhandlers || !ep->handlers[c->op])
+		ep->st.bad_requests++; /* the thread answers -ENOSYS */
+	/* lxd__spawn() takes the first free thread: fill its request in
+	 * before it starts.  None free only if the peer rewrote the header
+	 * after poll_ep() peeked at it. */
+	struct lxd_thread *t = s->free_list;
+	if (!t) {
+		ep->st.dropped++;
+		return;
+	}
+	t->req_ep = ep;
+	t->req_op = c->op;
+	t->req_tag = c->tag;
+	memcpy(t->req_w, c->w, sizeof(c->w));
+	ep->handlers_active++;
+	lxd__spawn(s, NULL, handler_main, t, "rpc handler", NULL);
+}
+
+/* Messages taken per endpoint per poll, so one busy channel cannot starve the rest. */
+#define POLL_BUDGET 32
+
+static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
+{
+	if (ep->st.dead)
+		return 0;
+	if (lxd_chan_is_dead(ep->ch)) {
+		ep_kill(s, ep);
+		return 1;
+	}
+	struct lxd_chan *ch = ep->ch;
+	unsigned n = 0;
+	/* One message at a time: a handler started inline may take threads
+	 * from the pool, so whether the next request can have one is only
+	 * known after the last has run. */
+	while (n < POLL_BUDGET) {
+		/* A request needs a free thread: leave it in the ring until there
+		 * is one (peek at the header before taking the slot). */
+		if (s->nfree == 0 && ch->rx_head - ch->rx_rel <= ch->mask) {
+			uint64_t h = atomic_load_explicit(&ch->rx[ch->rx_head & ch->mask].hdr,
+							  memory_order_relaxed);
+			if (!(lxd_hdr_op(h) & (LXD_OP_REPLY | LXD_OP_CONTROL)))
+				break;
+		}
+		struct lxd_msg *m = lxd_chan_try_recv(ch);
+		if (!m)
+			break;
+		/* One read of the header and the words: the peer may rewrite
+		 * the slot under us; the copy is what we act on. */
+		struct copied c;
+		uint64_t h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
+		c.op = lxd_hdr_op(h);
+		c.tag = lxd_hdr_tag(h);
+		memcpy(c.w, m->w, sizeof(c.w));
+		lxd_chan_release(ch);
+		n++;
+		if (c.op & LXD_OP_REPLY)
+			on_reply(s, ep, &c);
+		else
+			on_request(s, ep, &c);
+		if (ep->st.dead)
+			break;
+	}
+	/* The peer may have drained the ring: senders waiting for room retry. */
+	if (ep->bp_replies && ring_has_room(ch))
+		bp_wake_all(s, &ep->bp_replies, &ep->bp_replies_tail);
+	if (ep->bp_calls && ep->st.outstanding < ep->max_outstanding && ring_has_room(ch))
+		bp_wake_all(s, &ep->bp_calls, &ep->bp_calls_tail);
+	return n;
+}
+
+unsigned lxd__poll_all(struct lxd_sched *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->neps; i++)
+		n += poll_ep(s, s->eps[i]);
+	return n;
+}
+
+static bool anyone_waits_for_room(struct lxd_sched *s)
+{
+	for (unsigned i = 0; i < s->neps; i++)
+		if (!s->eps[i]->st.dead && (s->eps[i]->bp_calls || s->eps[i]->bp_replies))
+			return true;
+	return false;
+}
+
+/*
+ * Nothing runnable and nothing received.  Sleep on the doorbell only when
+ * no sender waits for ring room: the peer frees slots without ringing us.
+ */
+static void idle_wait(struct lxd_sched *s, int64_t timeout_ns)
+{
+	if (s->neps == 0) {
+		if (timeout_ns >= 0)
+			return;
+		fprintf(stderr, "lxds async: deadlock: lightweight thread %u '%s' waits, nothing is "
+				"runnable and no endpoint could wake anything\n",
+			s->cur->index, s->cur->name);
+		abort();
+	}
+	if (anyone_waits_for_room(s)) {
+		for (int i = 0; i < 64; i++)
+			lxd_cpu_relax();
+		return;
+	}
+	s->st.idle_waits++;
+	if (s->neps == 1) {
+		(void)lxd_chan_wait(s->eps[0]->ch, timeout_ns); /* -EIO: poll_ep sees the death */
+		return;
+	}
+	/* Several channels: watch them in turn, a short while each. */
+	struct lxd_ep *ep = s->eps[s->idle_rr++ % s->neps];
+	int64_t slice = 1000000;
+	(void)lxd_chan_wait(ep->ch, timeout_ns >= 0 && timeout_ns < slice ? timeout_ns : slice);
+}
+
+void lxd__idle(struct lxd_sched *s)
+{
+	idle_wait(s, -1);
+}
+
+int lxd_async_poll(void)
+{
+	struct lxd_sched *s = lxd__sched;
+	if (!s)
+		return -ENXIO;
+	unsigned n = lxd__poll_all(s);
+	if (s->runq)
+		lxd_yield();
+	return (int)n;
+}
+
+int lxd_async_serve(const _Atomic bool *stop)
+{
+	struct lxd_sched *s = lxd__sched;
+	if (!s)
+		return -ENXIO;
+	for (;;) {
+		if (stop && atomic_load_explicit(stop, memory_order_relaxed))
+			return 0;
+		unsigned alive = 0;
+		for (unsigned i = 0; i < s->neps; i++)
+			alive += !ep_dead(s, s->eps[i]);
+		if (s->neps && !alive && !s->runq)
+			return -EIO;
+		unsigned n = lxd__poll_all(s);
+		if (s->runq)
+			lxd_yield();
+		else if (n == 0)
+			idle_wait(s, 10 * 1000 * 1000);
+	}
+}

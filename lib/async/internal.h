@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* Private state of the async runtime, shared by the files of lib/async. */
+#ifndef LXDS_ASYNC_INTERNAL_H
+#define LXDS_ASYNC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lxds/async.h"
+#include "lxds/compiler.h"
+
+/* ---- sanitizers ------------------------------------------------------------------ */
+
+/*
+ * ASan and TSan must be told about every stack switch (fiber API), else they
+ * see one thread's stack jump around and report nonsense.  Under either,
+ * threads start through a switch onto a prepared frame instead of the
+ * call-on-stack fast path, so each switch can be announced before it
+ * happens.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define LXD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LXD_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define LXD_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LXD_TSAN 1
+#endif
+#endif
+#if defined(LXD_ASAN) || defined(LXD_TSAN)
+#define LXD_FIBER_SANITIZED 1
+#else
+#define LXD_FIBER_SANITIZED 0
+#endif
+
+/* ---- threads --------------------------------------------------------------------- */
+
+enum lxd_thread_state {
+	LXD_T_FREE,     /* in the pool */
+	LXD_T_RUNNING,  /* running, or suspended as the parent of a thread started inline */
+	LXD_T_RUNNABLE, /* in the run queue */
+	LXD_T_BLOCKED,  /* waiting: a reply, a finish scope, ring space */
+	LXD_T_DONE,     /* returned; its stack goes back to the pool */
+};
+
+/* Tag of a request: thread index in the low 16 bits, that thread's call
+ * sequence number in the high 16 (so a stale or repeated reply is seen). */
+#define LXD_TAG_INDEX(tag) ((tag) & 0xffffu)
+#define LXD_TAG_SEQ(tag) ((uint16_t)((tag) >> 16))
+
+struct lxd_thread {
+	void *sp;                  /* saved stack pointer while not running */
+	struct lxd_thread *parent; /* while started inline: the context waiting in lxd__ctx_start */
+	struct lxd_thread *next;   /* run queue, pool, back-pressure lists */
+	struct lxd_finish *scope;  /* scope counted down when done (NULL: a handler) */
+	lxd_async_fn fn;
+	void *arg;
+	const char *name;
+	uint16_t index;            /* position in sched->threads; 0 = the OS thread's own context */
+	uint16_t seq;              /* sequence number of this thread's last call */
+	uint8_t state;
+	bool waiting_reply;        /* a call of seq is in flight */
+	bool ever_blocked;
+	int result;                /* a call's outcome, set by whoever wakes the thread */
+	struct lxd_ep *wait_ep;    /* endpoint of the call in flight */
+	uint64_t *reply_out;
+
+	/* a handler thread: its private copy of the request */
+	struct lxd_ep *req_ep;
+	uint32_t req_op, req_tag;
+	uint64_t req_w[LXD_MSG_WORDS];
+
+	char *stack_lo;            /* usable stack: [stack_lo, stack_lo + stack_size) */
+	size_t stack_size;
+#ifdef LXD_TSAN
+	void *tsan_fiber;
+#endif
+#ifdef LXD_ASAN
+	void *asan_fake;           /* ASan's fake stack, saved across a switch */
+#endif
+};
+
+struct lxd_sched {
+	struct lxd_thread *cur;                /* running thread */
+	struct lxd_thread *free_list;          /* pool, last freed first (its stack is warm) */
+	unsigned nfree;
+	struct lxd_thread *runq, *runq_tail;
+	struct lxd_thread *zombie;             /* finished thread whose stack we just left */
+	struct lxd_thread *threads;            /* [0] = main context, [1..stacks] pooled */
+	unsigned nthreads;
+	struct lxd_ep *eps[LXD_ASYNC_MAX_EPS];
+	unsigned neps;
+	unsigned idle_rr;
+	uint64_t fpword;                       /* MXCSR + x87 control word of new threads */
+
+	/* the stack pool: stride bytes per stack, guard at the low end */
+	char *pool;
+	size_t pool_len, stride, guard, stack_size;
+	void *altstack;
+	size_t altstack_len;
+	int registry_slot;
+
+	struct lxd_async_stats st;
+};
+
+extern __thread struct lxd_sched *lxd__sched;
+
+/* switch.S */
+void lxd__ctx_switch(void **save_sp, void *to_sp);
+void lxd__ctx_start(void **save_sp, void *stack_top, void (*fn)(void *), void *arg);
+void lxd__ctx_trampoline(void);
+
+/* stack.c: the pool's memory, guard pages and the overflow handler */
+int lxd__stacks_map(struct lxd_sched *s, unsigned n, size_t stack_size, size_t guard);
+void lxd__stacks_unmap(struct lxd_sched *s);
+
+/* sched.c */
+void lxd__wake(struct lxd_sched *s, struct lxd_thread *t);
+void lxd__block(struct lxd_sched *s, struct lxd_thread *t); /* t == s->cur, state already set */
+int lxd__spawn(struct lxd_sched *s, struct lxd_finish *f, lxd_async_fn fn, void *arg,
+	       const char *name, struct lxd_thread **out);
+void lxd__thread_put(struct lxd_sched *s, struct lxd_thread *t);
+
+/* endpoint.c: the dispatcher the scheduler calls when it has nothing to run */
+unsigned lxd__poll_all(struct lxd_sched *s);
+void lxd__idle(struct lxd_sched *s);
+
+#endif

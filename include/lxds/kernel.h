@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel side of lxds, as seen by its host: load driver modules (native
+ * or isolated), allocate data buffers, push packets and block I/O through
+ * registered devices, and count live objects (to prove nothing leaks).
+ *
+ * Drivers never include this header: they see only include/linux/.
+ */
+#ifndef LXDS_KERNEL_H
+#define LXDS_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lxds/module_abi.h"
+
+struct net_device;
+struct gendisk;
+
+/* ---- modules (kernel/module.c) ---- */
+
+enum lxd_module_mode {
+	LXD_MODULE_NATIVE,   /* dlopen into the kernel process */
+	LXD_MODULE_ISOLATED, /* the same .so in a sandboxed domain */
+};
+
+struct lxd_module;
+
+/*
+ * Load the module at @path with @nparams "name=value" parameters and run its
+ * init.  Returns 0 with *@out set; -ENOENT (no such file), -ENOEXEC (not a
+ * module or wrong ABI), -ENOENT/-EINVAL for a bad parameter, -ENOSYS for
+ * LXD_MODULE_ISOLATED until domains land, or init's own -errno.
+ */
+int lxd_module_load(const char *path, enum lxd_module_mode mode, const char *const *params,
+		    size_t nparams, struct lxd_module **out);
+
+/*
+ * Run the module's exit, unregister whatever it left registered (logged:
+ * a driver bug), and unload it.  Returns 0, or -EBUSY if called from inside
+ * the module's own init or exit.
+ */
+int lxd_module_unload(struct lxd_module *m);
+
+/* The module's name and ABI information. */
+const char *lxd_module_name(const struct lxd_module *m);
+const struct lxd_module_info *lxd_module_get_info(const struct lxd_module *m);
+enum lxd_module_mode lxd_module_get_mode(const struct lxd_module *m);
+
+/*
+ * Find module @name ("dummy") as a file: "<dir>/<name>.so", "<dir>/net/...",
+ * "<dir>/block/..." for each dir in $LXDS_DRIVER_PATH (colon-separated),
+ * then the build's drivers/ folder.  Returns 0 with @buf filled, -ENOENT,
+ * or -ENAMETOOLONG.
+ */
+int lxd_module_find(const char *name, char *buf, size_t len);
+
+/* "native"/"isolated" to a mode.  0 or -EINVAL. */
+int lxd_module_mode_parse(const char *s, enum lxd_module_mode *mode);
+
+/* The @idx-th net device / disk registered by @m (in registration order), or NULL. */
+struct net_device *lxd_module_netdev(const struct lxd_module *m, unsigned idx);
+struct gendisk *lxd_module_disk(const struct lxd_module *m, unsigned idx);
+
+/* ---- data buffers (kernel/mem.c) ---- */
+
+/*
+ * A buffer for data that crosses to a driver (skb data, request pages),
+ * from the memory @owner can see: the kernel's heap for a native module (or
+ * NULL), the domain's shared arena for an isolated one.  Buffers of a page
+ * or more are page-aligned, others 64-byte aligned.  NULL when out of memory.
+ */
+void *lxd_data_alloc(const struct lxd_module *owner, size_t len);
+/* Free a buffer from lxd_data_alloc.  NULL is ignored. */
+void lxd_data_free(void *p);
+
+/* ---- live objects (for leak checks) ---- */
+
+struct lxd_kernel_counts {
+	long data_buffers; /* lxd_data_alloc blocks not freed */
+	long skbs;         /* sk_buffs not freed */
+	long netdevs;      /* net devices allocated and not freed */
+	long netdevs_registered;
+	long disks;        /* gendisks allocated and not put */
+	long disks_added;
+	long requests;     /* block requests in flight */
+	long modules;      /* modules loaded */
+};
+
+/* A snapshot of the counts. */
+void lxd_kernel_get_counts(struct lxd_kernel_counts *c);
+
+/* ---- net: packet generator (kernel/net/pktgen.c) ---- */
+
+struct lxd_pktgen_result {
+	uint64_t sent;     /* accepted by the driver (NET_XMIT_SUCCESS) */
+	uint64_t dropped;  /* NET_XMIT_DROP */
+	uint64_t errors;   /* -errno from dev_queue_xmit (first one in first_error) */
+	int first_error;
+	uint64_t ns;       /* wall time of the loop */
+};
+
+/*
+ * Send @count packets of @size bytes (Ethernet frames: 14-byte header to
+ * the broadcast address, then a counter pattern) through dev_queue_xmit on
+ * @dev.  Returns 0 with @r filled, or -EINVAL for a size below ETH_HLEN or
+ * above MTU + ETH_HLEN, -ENOMEM.
+ */
+int lxd_pktgen(struct net_device *dev, uint64_t count, unsigned size, struct lxd_pktgen_result *r);
+
+/* ---- block: submitting I/O (kernel/block/submit.c) ---- */
+
+struct lxd_blk_io {
+	unsigned op;        /* REQ_OP_READ, REQ_OP_WRITE, REQ_OP_FLUSH, REQ_OP_DISCARD */
+	uint64_t sector;    /* 512-byte sectors */
+	uint32_t len;       /* bytes, a multiple of the logical block size */
+	void *buf;          /* from lxd_data_alloc (READ/WRITE) */
+	void (*end_io)(struct lxd_blk_io *io); /* any context; must not block */
+	void *private;
+	int error;          /* set before end_io: 0 or -errno */
+};
+
+/*
+ * Submit @io to @disk.  Returns 0 when submitted: end_io runs exactly once,
+ * later or before this returns.  Returns -errno, end_io not called, when
+ * rejected: -ENODEV (disk not added or being removed), -EOPNOTSUPP (op),
+ * -EINVAL (length or offset not block-aligned, zero or too long), -EFAULT
+ * (no buffer), -EIO (beyond the end of the disk).  May sleep for a free tag.
+ */
+int lxd_blk_submit(struct gendisk *disk, struct lxd_blk_io *io);
+
+/* Submit and wait.  Returns 0 or -errno (rejection or completion error). */
+int lxd_blk_rw(struct gendisk *disk, unsigned op, uint64_t sector, void *buf, uint32_t len);
+
+/* The added disk named @name ("nullb0"), or NULL. */
+struct gendisk *lxd_blk_get_disk(const char *name);
+
+/* Largest request in bytes lxd_blk_submit accepts. */
+#define LXD_BLK_MAX_IO (512u * 1024)
+
+/* ---- block: I/O generator (kernel/block/iogen.c) ---- */
+
+enum lxd_iogen_rw { LXD_IOGEN_RANDREAD, LXD_IOGEN_RANDWRITE, LXD_IOGEN_VERIFY };
+
+struct lxd_iogen_opts {
+	enum lxd_iogen_rw rw;
+	uint64_t ios;       /* I/Os to complete (VERIFY: writes, then as many reads) */
+	unsigned qd;        /* in flight at once, 1 .. 1024 */
+	unsigned bs;        /* bytes per I/O; 0: the disk's logical block size */
+	uint64_t seed;
+};
+
+struct lxd_iogen_result {
+	uint64_t done;       /* I/Os completed */
+	uint64_t errors;     /* completed with an error (first in first_error) */
+	int first_error;
+	uint64_t mismatches; /* VERIFY: blocks read back different from written */
+	uint64_t ns;
+};
+
+/*
+ * Random I/O over the whole disk, @o->qd in flight.  VERIFY writes @o->ios
+ * distinct blocks with a pattern naming block and seed, then reads them all
+ * back and checks.  Returns 0 with @r filled, or -EINVAL / -ENOMEM / -ENODEV.
+ */
+int lxd_iogen(struct gendisk *disk, const struct lxd_iogen_opts *o, struct lxd_iogen_result *r);
+
+/* "randread" / "randwrite" / "verify" to an lxd_iogen_rw.  0 or -EINVAL. */
+int lxd_iogen_rw_parse(const char *s, enum lxd_iogen_rw *rw);
+
+#endif

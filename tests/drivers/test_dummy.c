@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dummy driver's observable behaviour, the same in every mode: device
+ * registration, carrier and queue state, packet and byte counts, drops on a
+ * stopped queue, MAC changes, parameter errors, and a clean unload.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/netdevice.h>
+
+#include "driver_mode.h"
+
+struct fix {
+	struct lxd_module *m;
+	struct net_device *dev;
+};
+
+static void assert_kernel_clean(void)
+{
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.modules, 0);
+	assert_int_equal(c.netdevs, 0);
+	assert_int_equal(c.netdevs_registered, 0);
+	assert_int_equal(c.skbs, 0);
+	assert_int_equal(c.data_buffers, 0);
+}
+
+static int setup(void **state)
+{
+	static struct fix f;
+	memset(&f, 0, sizeof(f));
+	if (load(&f.m, NULL, 0))
+		return -1;
+	f.dev = lxd_module_netdev(f.m, 0);
+	if (!f.dev)
+		return -1;
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+	lxd_module_unload(f->m);
+	assert_kernel_clean();
+	return 0;
+}
+
+static void test_registers_one_closed_device(void **state)
+{
+	struct fix *f = *state;
+	assert_string_equal(f->dev->name, "dummy0");
+	assert_ptr_equal(dev_get_by_name("dummy0"), f->dev);
+	assert_null(lxd_module_netdev(f->m, 1));
+	assert_true(is_valid_ether_addr(f->dev->dev_addr));
+	assert_true(f->dev->dev_addr[0] & 0x02); /* locally administered */
+	assert_false(netif_running(f->dev));
+	assert_false(netif_carrier_ok(f->dev));
+	assert_int_equal(f->dev->mtu, 1500);
+}
+
+static void test_open_close_carrier_and_queue(void **state)
+{
+	struct fix *f = *state;
+	assert_int_equal(dev_open(f->dev), 0);
+	assert_true(netif_running(f->dev));
+	assert_true(netif_carrier_ok(f->dev));
+	assert_false(netif_queue_stopped(f->dev));
+	assert_true(f->dev->flags & IFF_UP);
+	assert_int_equal(dev_close(f->dev), 0);
+	assert_false(netif_running(f->dev));
+	assert_false(netif_carrier_ok(f->dev));
+	assert_true(netif_queue_stopped(f->dev));
+	assert_false(f->dev->flags & IFF_UP);
+}
+
+static void test_counts_packets_and_bytes(void **state)
+{
+	struct fix *f = *state;
+	struct lxd_pktgen_result r;
+	struct rtnl_link_stats64 st;
+	assert_int_equal(dev_open(f->dev), 0);
+	assert_int_equal(lxd_pktgen(f->dev, 1000, 60, &r), 0);
+	assert_int_equal(r.sent, 1000);
+	assert_int_equal(r.dropped + r.errors, 0);
+	assert_int_equal(lxd_pktgen(f->dev, 10, 1514, &r), 0);
+	assert_int_equal(r.sent, 10);
+	dev_get_stats(f->dev, &st);
+	assert_int_equal(st.tx_packets, 1010);
+	assert_int_equal(st.tx_bytes, 1000 * 60 + 10 * 1514);
+	assert_int_equal(st.tx_dropped, 0);
+	assert_int_equal(st.rx_packets, 0);
+	/* Every skb went back: the driver freed what it took. */
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.skbs, 0);
+	/* Frames larger than the MTU are refused by pktgen. */
+	assert_int_equal(lxd_pktgen(f->dev, 1, 1515, &r), -EINVAL);
+}
+
+static void test_stopped_queue_drops(void **state)
+{
+	struct fix *f = *state;
+	struct lxd_pktgen_result r;
+	struct rtnl_link_stats64 st;
+	assert_int_equal(dev_open(f->dev), 0);
+	netif_stop_queue(f->dev);
+	assert_int_equal(lxd_pktgen(f->dev, 7, 100, &r), 0);
+	assert_int_equal(r.sent, 0);
+	assert_int_equal(r.dropped, 7);
+	dev_get_stats(f->dev, &st);
+	assert_int_equal(st.tx_dropped, 7);
+	assert_int_equal(st.tx_packets, 0);
+	netif_wake_queue(f->dev);
+	assert_int_equal(lxd_pktgen(f->dev, 3, 100, &r), 0);
+	assert_int_equal(r.sent, 3);
+	dev_get_stats(f->dev, &st);
+	assert_int_equal(st.tx_packets, 3);
+	assert_int_equal(st.tx_dropped, 7);
+}
+
+static void test_closed_device_refuses(void **state)
+{
+	struct fix *f = *state;
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(f->dev, 5, 100, &r), 0);
+	assert_int_equal(r.sent, 0);
+	assert_int_equal(r.errors, 5);
+	assert_int_equal(r.first_error, -ENETDOWN);
+}
+
+static void test_mac_change(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr sa = {.sa_family = ARPHRD_ETHER};
+	const u8 good[ETH_ALEN] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+	memcpy(sa.sa_data, good, ETH_ALEN);
+	assert_int_equal(dev_set_mac_address(f->dev, &sa), 0);
+	assert_memory_equal(f->dev->dev_addr, good, ETH_ALEN);
+	sa.sa_data[0] = 0x01; /* multicast */
+	assert_int_equal(dev_set_mac_address(f->dev, &sa), -EADDRNOTAVAIL);
+	memset(sa.sa_data, 0, ETH_ALEN);
+	assert_int_equal(dev_set_mac_address(f->dev, &sa), -EADDRNOTAVAIL);
+	assert_memory_equal(f->dev->dev_addr, good, ETH_ALEN);
+}
+
+static void test_two_devices_and_bad_params(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	const char *two[] = {"numdummies=2"};
+	assert_int_equal(load(&m, two, 1), 0);
+	assert_string_equal(lxd_module_netdev(m, 0)->name, "dummy0");
+	assert_string_equal(lxd_module_netdev(m, 1)->name, "dummy1");
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_null(dev_get_by_name("dummy0"));
+	const char *zero[] = {"numdummies=0"};
+	assert_int_equal(load(&m, zero, 1), -EINVAL);
+	const char *junk[] = {"numdummies=many"};
+	assert_int_equal(load(&m, junk, 1), -EINVAL);
+	const char *unknown[] = {"nosuch=1"};
+	assert_int_equal(load(&m, unknown, 1), -ENOENT);
+	assert_kernel_clean();
+}
+
+static void test_unload_while_open(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	assert_int_equal(load(&m, NULL, 0), 0);
+	struct net_device *dev = lxd_module_netdev(m, 0);
+	assert_int_equal(dev_open(dev), 0);
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(dev, 100, 64, &r), 0);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+int main(void)
+{
+	driver_test_setup();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_registers_one_closed_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_close_carrier_and_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_packets_and_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_queue_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_closed_device_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mac_change, setup, teardown),
+		cmocka_unit_test(test_two_devices_and_bad_params),
+		cmocka_unit_test(test_unload_while_open),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The block core with an in-test driver (no module): error statuses, busy
+ * retries, double completion, tag exhaustion, del_gendisk draining, bad
+ * tag sets and limits, hrtimers.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <linux/blk-mq.h>
+#include <linux/hrtimer.h>
+
+#include "lxds/kernel.h"
+
+static blk_status_t next_status;
+static int resource_left, end_twice, hold;
+static struct request *held[8];
+static int nheld;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static blk_status_t t_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
+{
+	(void)hctx;
+	if (resource_left > 0) {
+		resource_left--;
+		return BLK_STS_RESOURCE;
+	}
+	if (next_status)
+		return next_status;
+	blk_mq_start_request(bd->rq);
+	if (hold) {
+		pthread_mutex_lock(&held_lock);
+		held[nheld++] = bd->rq;
+		pthread_mutex_unlock(&held_lock);
+		return BLK_STS_OK;
+	}
+	blk_mq_end_request(bd->rq, BLK_STS_OK);
+	if (end_twice)
+		blk_mq_end_request(bd->rq, BLK_STS_IOERR); /* ignored */
+	return BLK_STS_OK;
+}
+
+static const struct blk_mq_ops ops = {.queue_rq = t_queue_rq};
+
+struct fix {
+	struct blk_mq_tag_set set;
+	struct gendisk *disk;
+	void *buf;
+};
+
+static int setup(void **state)
+{
+	static struct fix f;
+	memset(&f, 0, sizeof(f));
+	next_status = 0;
+	resource_left = end_twice = hold = nheld = 0;
+	f.set = (struct blk_mq_tag_set){.ops = &ops, .nr_hw_queues = 2, .queue_depth = 1, .cmd_size = 8};
+	if (blk_mq_alloc_tag_set(&f.set))
+		return -1;
+	f.disk = blk_mq_alloc_disk(&f.set, NULL, NULL);
+	if (IS_ERR(f.disk))
+		return -1;
+	strcpy(f.disk->disk_name, "tb0");
+	set_capacity(f.disk, 1024);
+	if (add_disk(f.disk))
+		return -1;
+	f.buf = lxd_data_alloc(NULL, 4096);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+	del_gendisk(f->disk);
+	put_disk(f->disk);
+	blk_mq_free_tag_set(&f->set);
+	lxd_data_free(f->buf);
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.disks + c.disks_added + c.requests + c.data_buffers, 0);
+	return 0;
+}
+
+static void test_statuses(void **state)
+{
+	struct fix *f = *state;
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_READ, 0, f->buf, 512), 0);
+	next_status = BLK_STS_IOERR;
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_READ, 0, f->buf, 512), -EIO);
+	next_status = BLK_STS_NOTSUPP;
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_READ, 0, f->buf, 512), -EOPNOTSUPP);
+	next_status = 0;
+	resource_left = 3; /* busy three times, then accepted */
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_WRITE, 0, f->buf, 512), 0);
+	assert_int_equal(resource_left, 0);
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_WRITE, 1024, f->buf, 512), -EIO);
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_WRITE, 1023, f->buf, 1024), -EIO);
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_WRITE, 1023, f->buf, 512), 0);
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_READ, 0, f->buf, 100), -EINVAL);
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_READ, 0, f->buf, LXD_BLK_MAX_IO + 512), -EINVAL);
+}
+
+static int ends;
+static void count_end(struct lxd_blk_io *io) { (void)io; __atomic_fetch_add(&ends, 1, __ATOMIC_SEQ_CST); }
+
+static void test_double_end_ignored(void **state)
+{
+	struct fix *f = *state;
+	end_twice = 1;
+	ends = 0;
+	struct lxd_blk_io io = {.op = REQ_OP_READ, .len = 512, .buf = f->buf, .end_io = count_end};
+	assert_int_equal(lxd_blk_submit(f->disk, &io), 0);
+	assert_int_equal(ends, 1);
+	assert_int_equal(io.error, 0);
+}
+
+static void *end_held_later(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	pthread_mutex_lock(&held_lock);
+	int n = nheld;
+	struct request *rqs[8];
+	memcpy(rqs, held, sizeof(rqs));
+	nheld = 0;
+	pthread_mutex_unlock(&held_lock);
+	for (int i = 0; i < n; i++)
+		blk_mq_end_request(rqs[i], BLK_STS_OK);
+	return NULL;
+}
+
+/* Depth 1 x 2 queues: a third I/O waits for a tag until another context ends one. */
+static void test_tag_wait_and_drain(void **state)
+{
+	struct fix *f = *state;
+	hold = 1;
+	ends = 0;
+	struct lxd_blk_io io[3];
+	for (int i = 0; i < 2; i++) {
+		io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .len = 512, .buf = f->buf, .end_io = count_end};
+		assert_int_equal(lxd_blk_submit(f->disk, &io[i]), 0);
+	}
+	assert_int_equal(nheld, 2);
+	pthread_t th;
+	pthread_create(&th, NULL, end_held_later, NULL);
+	io[2] = (struct lxd_blk_io){.op = REQ_OP_READ, .len = 512, .buf = f->buf, .end_io = count_end};
+	assert_int_equal(lxd_blk_submit(f->disk, &io[2]), 0); /* blocks until the thread ends two */
+	pthread_join(th, NULL);
+	assert_int_equal(ends, 2);
+	/* del_gendisk waits for the held one, ended by another thread. */
+	pthread_create(&th, NULL, end_held_later, NULL);
+	del_gendisk(f->disk);
+	assert_int_equal(ends, 3);
+	pthread_join(th, NULL);
+	assert_int_equal(lxd_blk_rw(f->disk, REQ_OP_READ, 0, f->buf, 512), -ENODEV);
+	assert_null(lxd_blk_get_disk("tb0"));
+	/* Teardown's del_gendisk on a removed disk is a logged no-op. */
+}
+
+static void test_bad_sets_and_limits(void **state)
+{
+	(void)state;
+	struct blk_mq_tag_set s = {.ops = &ops, .nr_hw_queues = 0, .queue_depth = 1};
+	assert_int_equal(blk_mq_alloc_tag_set(&s), -EINVAL);
+	s.nr_hw_queues = 1;
+	s.queue_depth = 5000;
+	assert_int_equal(blk_mq_alloc_tag_set(&s), -EINVAL);
+	s.queue_depth = 4;
+	assert_int_equal(blk_mq_alloc_tag_set(&s), 0);
+	struct queue_limits lim = {.logical_block_size = 768};
+	assert_int_equal(PTR_ERR(blk_mq_alloc_disk(&s, &lim, NULL)), -EINVAL);
+	lim.logical_block_size = 8192;
+	assert_int_equal(PTR_ERR(blk_mq_alloc_disk(&s, &lim, NULL)), -EINVAL);
+	struct gendisk *d = blk_mq_alloc_disk(&s, NULL, NULL);
+	assert_false(IS_ERR(d));
+	assert_int_equal(add_disk(d), -EINVAL); /* no name */
+	strcpy(d->disk_name, "tb0");
+	assert_int_equal(add_disk(d), -EEXIST);
+	put_disk(d);
+	blk_mq_free_tag_set(&s);
+	assert_int_equal(blk_status_to_errno(BLK_STS_OK), 0);
+	assert_int_equal(blk_status_to_errno(200), -EIO);
+}
+
+static int fired;
+static enum hrtimer_restart on_timer(struct hrtimer *t)
+{
+	(void)t;
+	__atomic_fetch_add(&fired, 1, __ATOMIC_SEQ_CST);
+	return HRTIMER_NORESTART;
+}
+
+static void test_hrtimer(void **state)
+{
+	(void)state;
+	struct hrtimer t;
+	hrtimer_setup(&t, on_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	fired = 0;
+	hrtimer_start(&t, 5 * NSEC_PER_SEC, HRTIMER_MODE_REL);
+	assert_int_equal(hrtimer_cancel(&t), 1);
+	assert_int_equal(hrtimer_cancel(&t), 0);
+	hrtimer_start(&t, 1000, HRTIMER_MODE_REL);
+	while (!__atomic_load_n(&fired, __ATOMIC_SEQ_CST))
+		usleep(100);
+	assert_int_equal(hrtimer_cancel(&t), 0);
+	assert_int_equal(fired, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_double_end_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tag_wait_and_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_sets_and_limits, setup, teardown),
+		cmocka_unit_test(test_hrtimer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

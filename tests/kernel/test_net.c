@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The net core with an in-test driver (no module): naming, registration,
+ * transmit paths (down, stopped, busy, oversized), skb helpers, stats
+ * without ndo_get_stats64, MTU and MAC errors, and nothing leaked.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/etherdevice.h>
+#include <linux/netdevice.h>
+
+#include "lxds/kernel.h"
+
+static int opened, stopped, busy;
+
+static netdev_tx_t t_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	if (busy)
+		return NETDEV_TX_BUSY; /* the skb stays the caller's */
+	dev->stats.tx_packets++;
+	dev->stats.tx_bytes += skb->len;
+	consume_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+static int t_open(struct net_device *dev) { (void)dev; opened++; return 0; }
+static int t_stop(struct net_device *dev) { (void)dev; stopped++; return 0; }
+
+static const struct net_device_ops ops = {.ndo_open = t_open, .ndo_stop = t_stop, .ndo_start_xmit = t_xmit};
+
+static void t_setup(struct net_device *dev)
+{
+	ether_setup(dev);
+	dev->netdev_ops = &ops;
+}
+
+static void assert_clean(void)
+{
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.netdevs, 0);
+	assert_int_equal(c.netdevs_registered, 0);
+	assert_int_equal(c.skbs, 0);
+	assert_int_equal(c.data_buffers, 0);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	struct net_device *a = alloc_netdev(16, "tn%d", NET_NAME_ENUM, t_setup);
+	struct net_device *b = alloc_netdev(16, "tn%d", NET_NAME_ENUM, t_setup);
+	struct net_device *c = alloc_netdev(0, "tn1", NET_NAME_USER, t_setup);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(register_netdev(a), 0);
+	assert_int_equal(register_netdev(b), 0);
+	assert_string_equal(a->name, "tn0");
+	assert_string_equal(b->name, "tn1");
+	assert_int_equal(register_netdev(c), -EEXIST);
+	assert_int_equal(register_netdev(a), -EINVAL); /* twice */
+	/* The private area is zeroed, aligned and distinct per device. */
+	assert_non_null(netdev_priv(a));
+	assert_int_equal((uintptr_t)netdev_priv(a) % 64, 0);
+	assert_ptr_not_equal(netdev_priv(a), netdev_priv(b));
+	unregister_netdev(a);
+	assert_null(dev_get_by_name("tn0"));
+	free_netdev(a);
+	/* The freed number is reused. */
+	struct net_device *d = alloc_netdev(0, "tn%d", NET_NAME_ENUM, t_setup);
+	assert_int_equal(register_netdev(d), 0);
+	assert_string_equal(d->name, "tn0");
+	assert_null(alloc_netdev(0, "a-name-much-too-long-for-ifnamsiz", NET_NAME_USER, t_setup));
+	struct net_device *bad = alloc_netdev(0, "x%s", NET_NAME_USER, t_setup);
+	assert_int_equal(register_netdev(bad), -EINVAL);
+	unregister_netdev(b);
+	unregister_netdev(d);
+	free_netdev(b);
+	free_netdev(c);
+	free_netdev(d);
+	free_netdev(bad);
+	assert_clean();
+}
+
+static struct sk_buff *frame(struct net_device *dev, unsigned len)
+{
+	struct sk_buff *skb = netdev_alloc_skb(dev, len);
+	assert_non_null(skb);
+	assert_non_null(skb_put(skb, len));
+	return skb;
+}
+
+static void test_xmit_paths(void **state)
+{
+	(void)state;
+	struct net_device *dev = alloc_netdev(0, "tx%d", NET_NAME_ENUM, t_setup);
+	assert_int_equal(register_netdev(dev), 0);
+	opened = stopped = busy = 0;
+	assert_int_equal(dev_queue_xmit(frame(dev, 60)), -ENETDOWN);
+	assert_int_equal(dev_open(dev), 0);
+	assert_int_equal(dev_open(dev), 0); /* already up: ndo_open not called again */
+	assert_int_equal(opened, 1);
+	assert_int_equal(dev_queue_xmit(frame(dev, 60)), NET_XMIT_SUCCESS);
+	assert_int_equal(dev_queue_xmit(frame(dev, 1515)), -EINVAL); /* above MTU + header */
+	netif_stop_queue(dev);
+	assert_int_equal(dev_queue_xmit(frame(dev, 60)), NET_XMIT_DROP);
+	netif_wake_queue(dev);
+	busy = 1;
+	assert_int_equal(dev_queue_xmit(frame(dev, 60)), NET_XMIT_DROP);
+	busy = 0;
+	struct rtnl_link_stats64 st;
+	dev_get_stats(dev, &st);
+	assert_int_equal(st.tx_packets, 1);
+	assert_int_equal(st.tx_bytes, 60);
+	assert_int_equal(st.tx_dropped, 2);
+	assert_int_equal(dev_set_mtu(dev, 9000), -EINVAL); /* ether_setup: max 1500 */
+	assert_int_equal(dev_set_mtu(dev, 1000), 0);
+	assert_int_equal(dev->mtu, 1000);
+	struct sockaddr sa = {0};
+	assert_int_equal(dev_set_mac_address(dev, &sa), -EOPNOTSUPP);
+	assert_int_equal(dev_queue_xmit(NULL), -EINVAL);
+	/* Unregistering an open device closes it. */
+	unregister_netdev(dev);
+	assert_int_equal(stopped, 1);
+	assert_int_equal(dev_open(dev), -ENODEV);
+	free_netdev(dev);
+	assert_clean();
+}
+
+static void test_free_registered_is_refused(void **state)
+{
+	(void)state;
+	struct net_device *dev = alloc_netdev(0, "fr%d", NET_NAME_ENUM, t_setup);
+	assert_int_equal(register_netdev(dev), 0);
+	free_netdev(dev); /* logged and refused: still there */
+	assert_ptr_equal(dev_get_by_name("fr0"), dev);
+	unregister_netdev(dev);
+	free_netdev(dev);
+	assert_clean();
+}
+
+static void test_skb_helpers(void **state)
+{
+	(void)state;
+	struct sk_buff *skb = alloc_skb(100, GFP_KERNEL);
+	assert_non_null(skb);
+	skb_reserve(skb, 20);
+	assert_int_equal(skb_headroom(skb), 20);
+	assert_int_equal(skb_tailroom(skb), 80);
+	assert_non_null(skb_put(skb, 80));
+	assert_null(skb_put(skb, 1)); /* past the end: refused, not corrupted */
+	assert_int_equal(skb->len, 80);
+	assert_non_null(skb_push(skb, 20));
+	assert_null(skb_push(skb, 1));
+	assert_int_equal(skb->len, 100);
+	assert_non_null(skb_pull(skb, 14));
+	assert_null(skb_pull(skb, 87));
+	assert_int_equal(skb->len, 86);
+	kfree_skb(skb);
+	kfree_skb(NULL);
+	consume_skb(NULL);
+	assert_null(alloc_skb(2u << 20, GFP_KERNEL));
+	assert_clean();
+}
+
+static void test_eth_helpers(void **state)
+{
+	(void)state;
+	u8 a[ETH_ALEN], b[ETH_ALEN];
+	eth_random_addr(a);
+	eth_random_addr(b);
+	assert_true(is_valid_ether_addr(a));
+	assert_false(ether_addr_equal(a, b));
+	const u8 bc[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	assert_true(is_broadcast_ether_addr(bc));
+	assert_false(is_valid_ether_addr(bc));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_xmit_paths),
+		cmocka_unit_test(test_free_registered_is_refused),
+		cmocka_unit_test(test_skb_helpers),
+		cmocka_unit_test(test_eth_helpers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -145,7 +145,7 @@ static int build_filter(scmp_filter_ctx ctx, const struct lxd_chan *ch)
 	rc |= ALLOW(ctx, rt_sigprocmask, 0);
 	rc |= ALLOW(ctx, getpid, 0);
 	rc |= ALLOW(ctx, gettid, 0);
-	rc |= ALLOW(ctx, tgkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	rc |= ALLOW(ctx, tgkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
 	/* Time and yielding (clock_gettime is mostly vDSO; the fallback). */
 	rc |= ALLOW(ctx, clock_gettime, 0);
 	rc |= ALLOW(ctx, gettimeofday, 0);
@@ -153,14 +153,14 @@ static int build_filter(scmp_filter_ctx ctx, const struct lxd_chan *ch)
 	rc |= ALLOW(ctx, nanosleep, 0);
 	rc |= ALLOW(ctx, clock_nanosleep, 0);
 	/* The log: stdout and stderr are both the pipe the kernel reads. */
-	rc |= ALLOW(ctx, write, 1, SCMP_A0(SCMP_CMP_EQ, STDOUT_FILENO));
-	rc |= ALLOW(ctx, write, 1, SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
-	rc |= ALLOW(ctx, writev, 1, SCMP_A0(SCMP_CMP_EQ, STDOUT_FILENO));
-	rc |= ALLOW(ctx, writev, 1, SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
+	rc |= ALLOW(ctx, write, 1, SCMP_A0(SCMP_CMP_EQ, STDOUT_FILENO, 0));
+	rc |= ALLOW(ctx, write, 1, SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO, 0));
+	rc |= ALLOW(ctx, writev, 1, SCMP_A0(SCMP_CMP_EQ, STDOUT_FILENO, 0));
+	rc |= ALLOW(ctx, writev, 1, SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO, 0));
 	/* fIPC: sleeping on and ringing its own doorbells, nothing else. */
-	rc |= ALLOW(ctx, futex, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)&ch->rx_bell->seq));
-	rc |= ALLOW(ctx, futex, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)&ch->tx_bell->seq));
-	rc |= ALLOW(ctx, membarrier, 1, SCMP_A0(SCMP_CMP_EQ, MEMBARRIER_CMD_GLOBAL_EXPEDITED));
+	rc |= ALLOW(ctx, futex, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)&ch->rx_bell->seq, 0));
+	rc |= ALLOW(ctx, futex, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uintptr_t)&ch->tx_bell->seq, 0));
+	rc |= ALLOW(ctx, membarrier, 1, SCMP_A0(SCMP_CMP_EQ, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0));
 	/* malloc: anonymous memory, never executable.  New code cannot appear. */
 	rc |= ALLOW(ctx, brk, 0);
 	rc |= ALLOW(ctx, munmap, 0);

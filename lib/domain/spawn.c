@@ -25,6 +25,14 @@ static const char *const env_keep[] = {
 	"LD_LIBRARY_PATH",
 };
 
+/*
+ * Appended to ASAN_OPTIONS (read only by sanitizer builds): the domain's
+ * own fault reporters must see crashes, not ASan's, whose report needs
+ * syscalls the sandbox refuses; and a leak check at exit cannot run there.
+ */
+static const char asan_domain[] = ":handle_segv=0:handle_sigbus=0:handle_sigill=0:handle_sigfpe=0"
+				  ":handle_abort=0:detect_leaks=0";
+
 #define HIGH_FD 100 /* parked above any target fd while shuffling */
 
 static void child(const struct lxd__spawn *s, char **envp, int ppid)
@@ -68,16 +76,20 @@ int lxd__spawn(struct lxd__spawn *s)
 	size_t ne = 0;
 	for (size_t i = 0; i < sizeof(env_keep) / sizeof(env_keep[0]); i++) {
 		const char *v = getenv(env_keep[i]);
+		bool asan = strcmp(env_keep[i], "ASAN_OPTIONS") == 0;
 		envbuf[i] = NULL;
-		if (!v)
+		if (!v && !asan)
 			continue;
-		size_t kl = strlen(env_keep[i]), vl = strlen(v);
-		envbuf[i] = malloc(kl + vl + 2);
+		if (!v)
+			v = "";
+		size_t kl = strlen(env_keep[i]), vl = strlen(v), xl = asan ? strlen(asan_domain) : 0;
+		envbuf[i] = malloc(kl + vl + xl + 2);
 		if (!envbuf[i])
 			continue;
 		memcpy(envbuf[i], env_keep[i], kl);
 		envbuf[i][kl] = '=';
-		memcpy(envbuf[i] + kl + 1, v, vl + 1);
+		memcpy(envbuf[i] + kl + 1, v, vl);
+		memcpy(envbuf[i] + kl + 1 + vl, asan ? asan_domain : "", xl + 1);
 		envp[ne++] = envbuf[i];
 	}
 	envp[ne] = NULL;

@@ -30,5 +30,6 @@ bool lxd_parse_uint(const char *opt, const char *val, unsigned long max, unsigne
 /* Top-level subcommands. */
 int lxd_cmd_bench(int argc, char **argv);
 int lxd_cmd_demo(int argc, char **argv);
+int lxd_cmd_domain(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 
 static const struct lxd_cmd commands[] = {
 	{"demo", "the lxds demonstration, with progress output", lxd_cmd_demo},
+	{"domain", "run a driver isolated in a sandboxed domain; its CPU time", lxd_cmd_domain},
 	{"bench", "measure a layer: fipc, ... (native vs isolated, side by side)", lxd_cmd_bench},
 };
 

@@ -31,5 +31,7 @@ bool lxd_parse_uint(const char *opt, const char *val, unsigned long max, unsigne
 int lxd_cmd_bench(int argc, char **argv);
 int lxd_cmd_demo(int argc, char **argv);
 int lxd_cmd_domain(int argc, char **argv);
+int lxd_cmd_net(int argc, char **argv);
+int lxd_cmd_blk(int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
 static const struct lxd_cmd commands[] = {
 	{"demo", "the lxds demonstration, with progress output", lxd_cmd_demo},
 	{"domain", "run a driver isolated in a sandboxed domain; its CPU time", lxd_cmd_domain},
+	{"net", "load a net driver (native or isolated) and send packets through it", lxd_cmd_net},
+	{"blk", "load a block driver (native or isolated) and run I/O through it", lxd_cmd_blk},
 	{"bench", "measure a layer: fipc, ... (native vs isolated, side by side)", lxd_cmd_bench},
 };
 

@@ -204,8 +204,8 @@ struct lxd_ep {
 	void *control_ctx;
 	unsigned max_outstanding;
 	unsigned handlers_active;
-	struct lxd_thread *bp_calls, *bp_calls_tail;     /* callers waiting for room or a credit */
-	struct lxd_thread *bp_replies, *bp_replies_tail; /* handlers waiting for room for their reply */
+	struct lxd_thread *bp_credit, *bp_credit_tail; /* callers waiting for a credit and room */
+	struct lxd_thread *bp_room, *bp_room_tail;     /* replies and nested calls waiting for room */
 	struct lxd_ep_stats st;
 };
 
@@ -231,6 +231,9 @@ int lxd_ep_fini(struct lxd_ep *ep);
  * lightweight thread -- or, from the OS thread's own context, runs the
  * scheduler and dispatcher -- until the reply is in.  While the ring is
  * full or max_outstanding calls are in flight, it waits rather than fails.
+ * A nested call -- made by a handler, or by an async a handler started --
+ * waits for ring room only, never for a credit: the credits of both sides
+ * could all be held by calls whose handlers need one more call to finish.
  * Returns the handler's 0 or -errno, -ENOSYS when the other side has no
  * such handler, -EIO once the peer is marked dead (lxd_chan_mark_dead()),
  * -EINVAL for an @op above LXD_RPC_MAX or a foreign endpoint, -ENXIO

@@ -58,7 +58,7 @@ int lxd_ep_fini(struct lxd_ep *ep)
 	struct lxd_sched *s = lxd__sched;
 	if (!ep || !s || ep->sched != s)
 		return -EINVAL;
-	if (!ep->st.dead && (ep->st.outstanding || ep->handlers_active || ep->bp_calls || ep->bp_replies))
+	if (!ep->st.dead && (ep->st.outstanding || ep->handlers_active || ep->bp_credit || ep->bp_room))
 		return -EBUSY;
 	for (unsigned i = 0; i < s->neps; i++)
 		if (s->eps[i] == ep) {
@@ -123,8 +123,8 @@ static void ep_kill(struct lxd_sched *s, struct lxd_ep *ep)
 		}
 	}
 	ep->st.outstanding = 0;
-	bp_wake_all(s, &ep->bp_calls, &ep->bp_calls_tail);
-	bp_wake_all(s, &ep->bp_replies, &ep->bp_replies_tail);
+	bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
+	bp_wake_all(s, &ep->bp_room, &ep->bp_room_tail);
 }
 
 static inline bool ep_dead(struct lxd_sched *s, struct lxd_ep *ep)
@@ -150,11 +150,17 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 	for (;;) {
 		if (ep_dead(s, ep))
 			return -EIO;
-		if (ep->st.outstanding < ep->max_outstanding && (m = lxd_chan_try_reserve(ch)))
+		/* A nested call skips the credit: holding it back could deadlock
+		 * (see lxd_call() in async.h). */
+		bool credit = t->serving || ep->st.outstanding < ep->max_outstanding;
+		if (credit && (m = lxd_chan_try_reserve(ch)))
 			break;
 		/* Full ring or too many in flight: wait for the dispatcher to see room. */
 		ep->st.backpressure++;
-		bp_add(&ep->bp_calls, &ep->bp_calls_tail, t);
+		if (credit)
+			bp_add(&ep->bp_room, &ep->bp_room_tail, t);
+		else
+			bp_add(&ep->bp_credit, &ep->bp_credit_tail, t);
 		t->state = LXD_T_BLOCKED;
 		lxd__block(s, t);
 	}
@@ -205,8 +211,8 @@ static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, const struct copied
 	ep->st.outstanding--;
 	ep->st.replies++;
 	lxd__wake(s, t);
-	if (ep->bp_calls)
-		bp_wake_all(s, &ep->bp_calls, &ep->bp_calls_tail);
+	if (ep->bp_credit)
+		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
 }
 
 /* Send a handler's reply, waiting for ring room.  Dropped if the peer died. */
@@ -223,7 +229,7 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
 		if ((m = lxd_chan_try_reserve(ep->ch)))
 			break;
 		ep->st.backpressure++;
-		bp_add(&ep->bp_replies, &ep->bp_replies_tail, t);
+		bp_add(&ep->bp_room, &ep->bp_room_tail, t);
 		t->state = LXD_T_BLOCKED;
 		lxd__block(s, t);
 	}
@@ -237,6 +243,7 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
 static void handler_main(void *arg)
 {
 	struct lxd_thread *t = arg;
+	t->serving = true;
 	struct lxd_ep *ep = t->req_ep;
 	uint64_t out[LXD_MSG_WORDS] = {0};
 	lxd_rpc_fn fn = t->req_op < ep->nhandlers ? ep->handlers[t->req_op] : NULL;
@@ -319,10 +326,10 @@ static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 			break;
 	}
 	/* The peer may have drained the ring: senders waiting for room retry. */
-	if (ep->bp_replies && ring_has_room(ch))
-		bp_wake_all(s, &ep->bp_replies, &ep->bp_replies_tail);
-	if (ep->bp_calls && ep->st.outstanding < ep->max_outstanding && ring_has_room(ch))
-		bp_wake_all(s, &ep->bp_calls, &ep->bp_calls_tail);
+	if (ep->bp_room && ring_has_room(ch))
+		bp_wake_all(s, &ep->bp_room, &ep->bp_room_tail);
+	if (ep->bp_credit && ep->st.outstanding < ep->max_outstanding && ring_has_room(ch))
+		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
 	return n;
 }
 
@@ -337,7 +344,7 @@ unsigned lxd__poll_all(struct lxd_sched *s)
 static bool anyone_waits_for_room(struct lxd_sched *s)
 {
 	for (unsigned i = 0; i < s->neps; i++)
-		if (!s->eps[i]->st.dead && (s->eps[i]->bp_calls || s->eps[i]->bp_replies))
+		if (!s->eps[i]->st.dead && (s->eps[i]->bp_credit || s->eps[i]->bp_room))
 			return true;
 	return false;
 }

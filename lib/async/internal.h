@@ -66,6 +66,7 @@ struct lxd_thread {
 	uint8_t state;
 	bool waiting_reply;        /* a call of seq is in flight */
 	bool ever_blocked;
+	bool serving;              /* runs a peer's request (a handler, or an async it started) */
 	int result;                /* a call's outcome, set by whoever wakes the thread */
 	struct lxd_ep *wait_ep;    /* endpoint of the call in flight */
 	uint64_t *reply_out;

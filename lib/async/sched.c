@@ -217,6 +217,7 @@ int lxd__spawn(struct lxd_sched *s, struct lxd_finish *f, lxd_async_fn fn, void 
 	c->state = LXD_T_RUNNING;
 	c->parent = p;
 	c->ever_blocked = false;
+	c->serving = p->serving; /* nested calls of a handler's asyncs are nested too */
 	char *top = c->stack_lo + c->stack_size;
 #if LXD_FIBER_SANITIZED
 	/* A first frame for lxd__ctx_switch to "return" into: FP control

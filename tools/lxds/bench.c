@@ -5,6 +5,7 @@
 
 static const struct lxd_cmd benches[] = {
 	{"fipc", "cross-core channel round trip and throughput vs the hardware floor", lxd_bench_fipc},
+	{"async", "lightweight threads: switch, async create/finish, awaited cross-core calls", lxd_bench_async},
 };
 
 int lxd_cmd_bench(int argc, char **argv)

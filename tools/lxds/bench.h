@@ -37,5 +37,6 @@ void json_end(FILE *f);
 
 /* Benches. */
 int lxd_bench_fipc(int argc, char **argv);
+int lxd_bench_async(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@
 #define IDL_DEFAULT_INSTANCES 8u
 #define IDL_MAX_OP 0x3fffffu
 #define IDL_MAX_PARAMS 16u
+#define IDL_MAX_PROJECTIONS 63u /* capability type ids 1..63 (lxds/cap.h) */
 
 struct checker {
 	struct idl_ctx *cx;
@@ -227,6 +228,10 @@ static void check_var(struct checker *ck, struct idl_var *v, struct idl_var *lis
 	} else {
 		t->kind = IDL_TY_ARENA;
 		v->arena_var = resolve_len(ck, list, v, a->arena, "arena");
+		if (v->arena_var && ctx == CTX_FIELD && (v->arena_var->attrs.dir | a->dir) != v->arena_var->attrs.dir)
+			idl_error(ck->cx, a->arena,
+				  "length field '%s' must cross whenever '%s' does: give it the same direction",
+				  v->arena_var->cname, name);
 	}
 }
 
@@ -256,10 +261,7 @@ static void check_rpc(struct checker *ck, struct idl_rpc *r)
 		idl_error(ck->cx, r->ret_attrs.tok, "a void rpc takes no return annotations");
 	r->ret = ret.type;
 	r->ret_attrs = ret.attrs;
-	if (ret.priv_var) {
-		/* The private size must stay behind: only an [in] scalar parameter works. */
-		ret.priv_var->is_length = true;
-	}
+	r->ret_priv = ret.priv_var; /* its value stays with the caller: sent as 0 */
 }
 
 /* Nested projections marshalled by value (alloc) must not form a cycle. */
@@ -299,6 +301,8 @@ unsigned idl_check(struct idl_ctx *cx, struct idl_file *f)
 			}
 		for (struct idl_proj *p = m->projs; p; p = p->next) {
 			p->id = ++pid;
+			if (p->id > IDL_MAX_PROJECTIONS)
+				idl_error(cx, p->name, "more than %u projections in one file", IDL_MAX_PROJECTIONS);
 			for (struct idl_module *m2 = m; m2; m2 = m2->next)
 				for (struct idl_proj *q = m2 == m ? p->next : m2->projs; q; q = q->next)
 					if (!strcmp(p->cname, q->cname)) {

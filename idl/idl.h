@@ -172,6 +172,7 @@ struct idl_rpc {
 	const char *cname;
 	struct idl_type ret;
 	struct idl_attrs ret_attrs;
+	struct idl_var *ret_priv;   /* the parameter private(...) names (check.c) */
 	struct idl_var *params;
 	unsigned nparams;
 	bool is_ptr;             /* rpc_ptr inside a projection */

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Calls: a request of at most seven words travels in the fIPC message
+ * itself; a larger one (or one whose size is not known statically) in a
+ * block of the caller's arena share, which also takes the reply, so
+ * neither side has to free what the other allocated.  Calls go through the
+ * async runtime's endpoint, so a caller may keep many in flight.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "lxds/glue.h"
+
+int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, bool spilled,
+		  uint32_t reply_words, struct lxd_glue_buf *rep)
+{
+	uint64_t in[LXD_MSG_WORDS] = { 0 }, out[LXD_MSG_WORDS] = { 0 };
+	lxd_glue_reader(rep, rep->inl, 0);
+	if (req->err)
+		return req->err;
+	if (!g || !g->ep)
+		return -ENOTCONN;
+	if (!spilled) {
+		if (req->n > LXD_MSG_WORDS)
+			return -EMSGSIZE; /* the generator promised it fits */
+		memcpy(in, req->w, (size_t)req->n * 8);
+		g->st.calls_inline++;
+		int rc = lxd_call(g->ep, op, in, out);
+		if (rc)
+			return rc;
+		memcpy(rep->inl, out, sizeof(out));
+		lxd_glue_reader(rep, rep->inl, LXD_MSG_WORDS);
+		return 0;
+	}
+	if (req->arena != g->arena)
+		return -EINVAL; /* a request must be written with lxd_glue_writer(b, g->arena) */
+	uint32_t need = reply_words > req->n ? reply_words : req->n;
+	if (need < LXD_GLUE_MIN_BLOCK_WORDS)
+		need = LXD_GLUE_MIN_BLOCK_WORDS;
+	if (need > LXD_GLUE_MAX_WORDS)
+		need = LXD_GLUE_MAX_WORDS;
+	/* The block must be in the arena (where the callee reads it and writes
+	 * the reply) even when the request itself still sits in inline words. */
+	if (!req->owned) {
+		uint64_t *blk = lxd_arena_alloc(g->arena, (size_t)need * 8);
+		if (!blk)
+			return -ENOMEM;
+		memcpy(blk, req->w, (size_t)req->n * 8);
+		req->w = blk;
+		req->cap = need;
+		req->owned = true;
+	} else if (need > req->cap && lxd_glue_reserve(req, need)) {
+		return req->err;
+	}
+	uint64_t word = lxd_arena_buf_pack(lxd_arena_off(g->arena, req->w), req->cap * 8);
+	if (!word)
+		return -EMSGSIZE;
+	in[0] = word;
+	in[1] = req->n;
+	g->st.calls_spilled++;
+	int rc = lxd_call(g->ep, op, in, out);
+	if (rc)
+		return rc;
+	if (out[0] > req->cap)
+		return -EPROTO; /* the callee claims more words than the block holds */
+	lxd_glue_reader(rep, req->w, (uint32_t)out[0]);
+	return 0;
+}
+
+void lxd_glue_call_done(struct lxd_glue *g, struct lxd_glue_buf *req, struct lxd_glue_buf *rep)
+{
+	(void)g;
+	(void)rep;
+	lxd_glue_buf_fini(req);
+}
+
+int lxd_glue_recv(struct lxd_glue *g, const uint64_t in[LXD_MSG_WORDS], bool spilled,
+		  struct lxd_glue_buf *rd)
+{
+	g->st.served++;
+	if (!spilled) {
+		lxd_glue_reader(rd, rd->inl, LXD_MSG_WORDS);
+		memcpy(rd->inl, in, sizeof(rd->inl));
+		return 0;
+	}
+	void *p;
+	uint32_t len;
+	int rc = lxd_arena_buf_get(g->arena, in[0], &p, &len);
+	if (rc || ((uintptr_t)p & 7) || in[1] > len / 8) {
+		g->st.refused++;
+		return rc ? rc : -EPROTO;
+	}
+	lxd_glue_reader(rd, p, (uint32_t)in[1]);
+	rd->cap = len / 8; /* the whole block takes the reply */
+	return 0;
+}
+
+int lxd_glue_reply(struct lxd_glue *g, const struct lxd_glue_buf *rd, bool spilled,
+		   struct lxd_glue_buf *wr, uint64_t out[LXD_MSG_WORDS])
+{
+	(void)g;
+	if (wr->err)
+		return wr->err;
+	if (!spilled) {
+		if (wr->n > LXD_MSG_WORDS)
+			return -EMSGSIZE;
+		memcpy(out, wr->w, (size_t)wr->n * 8);
+		return 0;
+	}
+	if (wr->n > rd->cap)
+		return -EMSGSIZE;
+	memcpy(rd->w, wr->w, (size_t)wr->n * 8);
+	out[0] = wr->n;
+	return 0;
+}
+
+int lxd_glue_attach(struct lxd_glue *g, const struct lxd_glue_iface *iface, struct lxd_ep_config *cfg)
+{
+	if (!g || !iface || !cfg)
+		return -EINVAL;
+	if (iface->self)
+		*iface->self = g;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->handlers = iface->handlers;
+	cfg->nhandlers = iface->nhandlers;
+	cfg->ctx = g;
+	return 0;
+}

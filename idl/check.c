@@ -139,6 +139,9 @@ static void check_var(struct checker *ck, struct idl_var *v, struct idl_var *lis
 				  "a nested projection '%s' cannot be [out]: links between objects are set "
 				  "by the side that sends them",
 				  name);
+		if (ctx == CTX_FIELD && a->lifetime == IDL_LT_DEALLOC)
+			idl_error(ck->cx, a->lt_tok,
+				  "dealloc applies to parameters: a field's object is destroyed by its own call");
 		if (ctx == CTX_RETURN && a->lifetime == IDL_LT_DEALLOC)
 			idl_error(ck->cx, a->lt_tok, "a returned object cannot be deallocated by the call");
 		if (ctx == CTX_RETURN && a->lifetime == IDL_LT_ALLOC && a->lt_party != IDL_CALLER)

@@ -133,6 +133,12 @@ static bool sender_owns(const struct idl_attrs *a, bool flow_from_caller)
 	return a->lt_party == receiver;
 }
 
+/* The owner a side expects: "we own it" or "the peer does". */
+static const char *owner_s(bool ours)
+{
+	return ours ? "LXD_GLUE_OWNER_US" : "LXD_GLUE_OWNER_PEER";
+}
+
 /* ---- word counts ----------------------------------------------------------------------------------- */
 
 struct words {
@@ -360,8 +366,9 @@ static void emit_put(struct gen *g, const struct idl_proj *p)
 			break;
 		case IDL_TY_PROJ:
 			/* Nested projections go caller -> callee only (check.c). */
-			emit(g, " {\n\t\tlxd_glue_put_ref(g, b, o->%s, T_%s, %s);\n", f, v->type.proj->cname,
-			     sender_owns(&v->attrs, true) ? "true" : "false");
+			/* Nested objects cross both ways: the word says whose it is. */
+			emit(g, " {\n\t\tlxd_glue_put_ref(g, b, o->%s, T_%s, LXD_GLUE_OWNER_ANY);\n", f,
+			     v->type.proj->cname);
 			if (v->attrs.lifetime == IDL_LT_ALLOC)
 				emit(g, "\t\tif (o->%s)\n\t\t\tput_%s(g, b, o->%s, dir);\n", f, v->type.proj->cname, f);
 			emit(g, "\t}\n");
@@ -444,10 +451,9 @@ static void emit_get(struct gen *g, const struct idl_proj *p)
 			break;
 		case IDL_TY_PROJ: {
 			const struct idl_proj *q = v->type.proj;
-			bool owns = sender_owns(&v->attrs, true);
 			emit(g, "\t\tstruct lxd_glue_shadow *qs;\n"
-				"\t\tstruct %s *q = lxd_glue_get_ref(g, b, T_%s, %s, %s, sizeof(struct %s), 0, free_%s, &qs);\n",
-			     q->ctag, q->cname, owns ? "false" : "true",
+				"\t\tstruct %s *q = lxd_glue_get_ref(g, b, T_%s, LXD_GLUE_OWNER_ANY, %s, sizeof(struct %s), 0, free_%s, &qs);\n",
+			     q->ctag, q->cname,
 			     v->attrs.lifetime == IDL_LT_ALLOC ? "true" : "false", q->ctag, q->cname);
 			if (v->attrs.lifetime == IDL_LT_ALLOC)
 				emit(g, "\t\tif (q)\n\t\t\tget_%s(g, b, q, dir, qs);\n", q->cname);
@@ -559,7 +565,7 @@ static void emit_call_body(struct gen *g, const struct idl_rpc *r, const char *g
 			break;
 		case IDL_TY_PROJ:
 			emit(g, "\tlxd_glue_put_ref(g, &req, %s, T_%s, %s);\n", n, v->type.proj->cname,
-			     sender_owns(&v->attrs, true) ? "true" : "false");
+			     owner_s(sender_owns(&v->attrs, true)));
 			if (v->attrs.dir & IDL_DIR_IN)
 				emit(g, "\tif (%s)\n\t\tput_%s(g, &req, %s, %uu);\n", n, v->type.proj->cname, n, IDL_DIR_IN);
 			break;
@@ -583,7 +589,7 @@ static void emit_call_body(struct gen *g, const struct idl_rpc *r, const char *g
 			priv = idl_fmt(g->cx, "(%s > 0 ? (size_t)%s : 0)", pn(g, r->ret_priv), pn(g, r->ret_priv));
 		emit(g, "\t\tstruct lxd_glue_shadow *rs;\n");
 		emit(g, "\t\tret = lxd_glue_get_ref(g, &rep, T_%s, %s, %s, sizeof(struct %s), %s, free_%s, &rs);\n",
-		     q->cname, callee_owns ? "false" : "true",
+		     q->cname, owner_s(!callee_owns),
 		     r->ret_attrs.lifetime == IDL_LT_ALLOC ? "true" : "false", q->ctag,
 		     priv, q->cname);
 		emit(g, "\t\tif (ret)\n\t\t\tget_%s(g, &rep, ret, %uu, rs);\n", q->cname, IDL_DIR_OUT);
@@ -646,7 +652,7 @@ static void emit_trampolines(struct gen *g, const struct idl_rpc *r)
 				r->params ? ", " : "", r->params ? ps : "");
 	emit(g, "/* %s->%s() on an object of the other side: marshal, call, unmarshal. */\n", p->cname, r->cname);
 	emit(g, "GLUE_FN %s\n{\n", d);
-	emit_call_body(g, r, "slot->used ? slot->g : NULL", "slot->remote");
+	emit_call_body(g, r, "slot->used ? slot->g : NULL", "slot->remote | LXD_GLUE_REF_YOURS");
 	emit(g, "}\n\n");
 	for (uint64_t i = 0; i < p->attrs.instances; i++) {
 		emit(g, "GLUE_FN %stramp_%s_%llu(%s)\n{\n\t%scall_%s(&slots_%s[%llu]%s%s);\n}\n", rt, id,
@@ -671,7 +677,7 @@ static void emit_handler(struct gen *g, const struct idl_rpc *r)
 	if (r->is_ptr) {
 		const struct idl_proj *p = r->owner;
 		emit(g, "\tstruct lxd_glue_shadow *tsh;\n");
-		emit(g, "\tstruct %s *tbl = lxd_glue_get_ref(g, &rd, T_%s, true, false, 0, 0, NULL, &tsh);\n", p->ctag,
+		emit(g, "\tstruct %s *tbl = lxd_glue_get_ref(g, &rd, T_%s, LXD_GLUE_OWNER_US, false, 0, 0, NULL, &tsh);\n", p->ctag,
 		     p->cname);
 	}
 	/* Locals, in parameter order. */
@@ -703,7 +709,7 @@ static void emit_handler(struct gen *g, const struct idl_rpc *r)
 			const struct idl_proj *q = v->type.proj;
 			emit(g, "\tstruct lxd_glue_shadow *sh_%s;\n", n);
 			emit(g, "\t%s = lxd_glue_get_ref(g, &rd, T_%s, %s, %s, sizeof(struct %s), 0, free_%s, &sh_%s);\n", d,
-			     q->cname, sender_owns(&v->attrs, true) ? "false" : "true",
+			     q->cname, owner_s(!sender_owns(&v->attrs, true)),
 			     v->attrs.lifetime == IDL_LT_ALLOC ? "true" : "false", q->ctag, q->cname, n);
 			if (v->attrs.dir & IDL_DIR_IN)
 				emit(g, "\tif (%s)\n\t\tget_%s(g, &rd, %s, %uu, sh_%s);\n", n, q->cname, n, IDL_DIR_IN, n);
@@ -748,7 +754,7 @@ static void emit_handler(struct gen *g, const struct idl_rpc *r)
 			     pn(g, v), pn(g, v), v->type.proj->cname, pn(g, v), pn(g, v));
 	if (r->ret.kind == IDL_TY_PROJ) {
 		emit(g, "\t\tlxd_glue_put_ref(g, &wr, ret, T_%s, %s);\n", r->ret.proj->cname,
-		     sender_owns(&r->ret_attrs, false) ? "true" : "false");
+		     owner_s(sender_owns(&r->ret_attrs, false)));
 		emit(g, "\t\tif (ret)\n\t\t\tput_%s(g, &wr, ret, %uu);\n", r->ret.proj->cname, IDL_DIR_OUT);
 	} else if (has_ret) {
 		emit(g, "\t\tlxd_glue_put(&wr, (uint64_t)ret);\n");

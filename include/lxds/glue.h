@@ -244,23 +244,40 @@ void *lxd_glue_map_del(struct lxd_glue_map *m, uint64_t key);
 void lxd_glue_map_fini(struct lxd_glue_map *m);
 
 /*
- * Sender: the reference for @obj of @type.  @sender_owns: our own object
- * (exported on first use); else our shadow of the peer's object (its
- * reference; -ENOENT in b->err when @obj is no shadow of that type).
- * NULL crosses as LXD_REF_NULL.
+ * Whose object a reference names, from the side reading or writing it.
+ * A reference word carries it: LXD_GLUE_REF_YOURS set means "your own
+ * object" (the sender held a shadow), clear means "mine" (the receiver
+ * holds, or makes, a shadow).  Capability references never use that bit
+ * (slot indexes stay below 2^24).
  */
-void lxd_glue_put_ref(struct lxd_glue *g, struct lxd_glue_buf *b, const void *obj, unsigned type,
-		      bool sender_owns);
+enum lxd_glue_owner {
+	LXD_GLUE_OWNER_ANY = 0,  /* either (nested fields: they cross both ways) */
+	LXD_GLUE_OWNER_US = 1,   /* must be this side's own object */
+	LXD_GLUE_OWNER_PEER = 2, /* must be the peer's object (this side has a shadow) */
+};
+#define LXD_GLUE_REF_YOURS (1ull << 31)
 
 /*
- * Receiver: resolve the next reference word.  @receiver_owns: it must be
- * our own object of @type (capability-checked).  Else it names the peer's
- * object: with @create, find or make our shadow (@size + @priv bytes,
- * freed by @free_obj); without, the shadow must exist (-ENOENT).  Returns
- * the object (NULL for LXD_REF_NULL or on error, b->err set) and the
- * shadow record in *@sh (NULL for own objects).
+ * Sender: the reference word for @obj of @type.  Our shadow of a peer's
+ * object crosses as the peer's reference marked YOURS; our own object is
+ * exported (on first use) and crosses unmarked.  @who states what the
+ * IDL promises; a mismatch sets -EINVAL (a shadow where our own object
+ * belongs) or -ENOENT (not a shadow where one belongs).  NULL crosses as
+ * LXD_REF_NULL.
  */
-void *lxd_glue_get_ref(struct lxd_glue *g, struct lxd_glue_buf *b, unsigned type, bool receiver_owns,
+void lxd_glue_put_ref(struct lxd_glue *g, struct lxd_glue_buf *b, const void *obj, unsigned type,
+		      enum lxd_glue_owner who);
+
+/*
+ * Receiver: resolve the next reference word.  Marked YOURS: our own
+ * object of @type, capability-checked.  Unmarked: the peer's object; with
+ * @create find or make our shadow (@size + @priv bytes, freed by
+ * @free_obj), without it the shadow must exist (-ENOENT).  A word whose
+ * mark contradicts @who is refused (-EPROTO).  Returns the object (NULL
+ * for LXD_REF_NULL or on error, b->err set) and the shadow record in *@sh
+ * (NULL for our own objects).
+ */
+void *lxd_glue_get_ref(struct lxd_glue *g, struct lxd_glue_buf *b, unsigned type, enum lxd_glue_owner who,
 		       bool create, size_t size, size_t priv, lxd_glue_free_fn free_obj,
 		       struct lxd_glue_shadow **sh);
 

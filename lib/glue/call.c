@@ -28,8 +28,8 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 		int rc = lxd_call(g->ep, op, in, out);
 		if (rc)
 			return rc;
+		lxd_glue_reader(rep, rep->inl, LXD_MSG_WORDS); /* clears inl: copy after */
 		memcpy(rep->inl, out, sizeof(out));
-		lxd_glue_reader(rep, rep->inl, LXD_MSG_WORDS);
 		return 0;
 	}
 	if (req->arena != g->arena)
@@ -79,7 +79,7 @@ int lxd_glue_recv(struct lxd_glue *g, const uint64_t in[LXD_MSG_WORDS], bool spi
 {
 	g->st.served++;
 	if (!spilled) {
-		lxd_glue_reader(rd, rd->inl, LXD_MSG_WORDS);
+		lxd_glue_reader(rd, rd->inl, LXD_MSG_WORDS); /* clears inl: copy after */
 		memcpy(rd->inl, in, sizeof(rd->inl));
 		return 0;
 	}

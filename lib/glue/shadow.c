@@ -161,7 +161,7 @@ int lxd_glue_stats(const struct lxd_glue *g, struct lxd_glue_stats *st)
 }
 
 void lxd_glue_put_ref(struct lxd_glue *g, struct lxd_glue_buf *b, const void *obj, unsigned type,
-		      bool sender_owns)
+		      enum lxd_glue_owner who)
 {
 	if (b->err)
 		return;
@@ -169,30 +169,43 @@ void lxd_glue_put_ref(struct lxd_glue *g, struct lxd_glue_buf *b, const void *ob
 		lxd_glue_put(b, LXD_REF_NULL);
 		return;
 	}
-	if (sender_owns) {
-		lxd_ref_t ref = lxd_glue_export(g, (void *)obj, type);
-		if (ref == LXD_REF_NULL)
-			b->err = -ENOSPC;
-		lxd_glue_put(b, ref);
+	struct lxd_glue_shadow *s = lxd_glue_shadow_of(g, obj, type);
+	if (s) {
+		if (who == LXD_GLUE_OWNER_US) {
+			b->err = -EINVAL; /* a copy of the peer's object where ours belongs */
+			return;
+		}
+		lxd_glue_put(b, s->remote | LXD_GLUE_REF_YOURS);
 		return;
 	}
-	struct lxd_glue_shadow *s = lxd_glue_shadow_of(g, obj, type);
-	if (!s) {
+	if (who == LXD_GLUE_OWNER_PEER) {
 		b->err = -ENOENT; /* not an object the other side gave us */
 		return;
 	}
-	lxd_glue_put(b, s->remote);
+	lxd_ref_t ref = lxd_glue_export(g, (void *)obj, type);
+	if (ref == LXD_REF_NULL || (ref & LXD_GLUE_REF_YOURS)) {
+		b->err = -ENOSPC;
+		return;
+	}
+	lxd_glue_put(b, ref);
 }
 
-void *lxd_glue_get_ref(struct lxd_glue *g, struct lxd_glue_buf *b, unsigned type, bool receiver_owns,
+void *lxd_glue_get_ref(struct lxd_glue *g, struct lxd_glue_buf *b, unsigned type, enum lxd_glue_owner who,
 		       bool create, size_t size, size_t priv, lxd_glue_free_fn free_obj,
 		       struct lxd_glue_shadow **sh)
 {
 	*sh = NULL;
-	lxd_ref_t ref = lxd_glue_get(b);
-	if (b->err || ref == LXD_REF_NULL)
+	uint64_t word = lxd_glue_get(b);
+	if (b->err || word == LXD_REF_NULL)
 		return NULL;
-	if (receiver_owns) {
+	bool ours = word & LXD_GLUE_REF_YOURS;
+	lxd_ref_t ref = word & ~LXD_GLUE_REF_YOURS;
+	if ((who == LXD_GLUE_OWNER_US && !ours) || (who == LXD_GLUE_OWNER_PEER && ours)) {
+		g->st.refused++;
+		b->err = -EPROTO;
+		return NULL;
+	}
+	if (ours) {
 		void *obj;
 		int rc = lxd_glue_own_lookup(g, ref, type, &obj);
 		if (rc) {

@@ -285,7 +285,7 @@ static void emit_field_check(struct gen *g, const struct idl_proj *p, const stru
 		emit(g,
 		     "_Static_assert(__builtin_types_compatible_p(__typeof__(((struct %s *)0)->%s), struct %s *) ||\n"
 		     "               __builtin_types_compatible_p(__typeof__(((struct %s *)0)->%s), const struct %s *),\n"
-		     "               \"%s:%u: projection %s: field '%s' of struct %s is not a pointer to struct %s\");\n",
+		     "               \"%s:%u: projection %s: field %s of struct %s is not a pointer to struct %s\");\n",
 		     tag, f, v->type.proj->ctag, tag, f, v->type.proj->ctag, g->file, v->name->line, p->cname, f,
 		     tag, v->type.proj->ctag);
 		return;
@@ -294,7 +294,7 @@ static void emit_field_check(struct gen *g, const struct idl_proj *p, const stru
 	}
 	emit(g,
 	     "_Static_assert(__builtin_types_compatible_p(__typeof__(((struct %s *)0)->%s), %s),\n"
-	     "               \"%s:%u: projection %s: field '%s' of struct %s is not '%s'\");\n",
+	     "               \"%s:%u: projection %s: field %s of struct %s is not of type %s\");\n",
 	     tag, f, want, g->file, v->name->line, p->cname, f, tag, want);
 }
 

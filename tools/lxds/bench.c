@@ -6,6 +6,8 @@
 static const struct lxd_cmd benches[] = {
 	{"fipc", "cross-core channel round trip and throughput vs the hardware floor", lxd_bench_fipc},
 	{"async", "lightweight threads: switch, async create/finish, awaited cross-core calls", lxd_bench_async},
+	{"net", "packets/s into dummy: native vs isolated sync, async, batch", lxd_bench_net},
+	{"blk", "fio through the lxds ioengine: null_blk IOPS native vs isolated at qd 1/32/128", lxd_bench_blk},
 };
 
 int lxd_cmd_bench(int argc, char **argv)

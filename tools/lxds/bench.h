@@ -38,5 +38,7 @@ void json_end(FILE *f);
 /* Benches. */
 int lxd_bench_fipc(int argc, char **argv);
 int lxd_bench_async(int argc, char **argv);
+int lxd_bench_net(int argc, char **argv);
+int lxd_bench_blk(int argc, char **argv);
 
 #endif

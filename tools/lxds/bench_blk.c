@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lxds bench blk: fio on the lxds block path, native against isolated.
+ *
+ * Each case is one fio run (a child process, --output-format=json) through
+ * the lxds ioengine (tools/fio/lxds_fio.so): 4 KiB random reads for
+ * --runtime seconds at one queue depth, the job pinned to the kernel CPU,
+ * with the same options, module parameters and buffer path in both modes;
+ * only lxds_mode differs.  A round runs every queue depth native then
+ * isolated (the order flips every other round); a ratio is taken inside a
+ * round and the medians over rounds are reported.
+ *
+ * Before the rounds, each mode is loaded once in this process: a bad
+ * parameter fails early with the kernel's message, and a mode that cannot
+ * load (-ENOSYS: isolation not built yet) is n/a without running fio.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_drv.h"
+#include "cmd.h"
+
+extern char **environ;
+
+/* LXDs (ATC'19): null_blk under fio, isolated at about 79% of native. */
+#define ATC19_RATIO 0.79
+#define TARGET_RATIO 0.95
+#define MAX_QDS 8
+
+struct blk_opts {
+	struct bench_drv drv;
+	unsigned long runtime, bs;
+	unsigned qd[MAX_QDS], nqd;
+	const char *engine, *fio;
+};
+
+static int parse_qds(const char *v, struct blk_opts *o)
+{
+	o->nqd = 0;
+	for (const char *p = v; p && *p;) {
+		char *end;
+		errno = 0;
+		unsigned long q = strtoul(p, &end, 10);
+		if (errno || end == p || q < 1 || q > 1024 || o->nqd == MAX_QDS || (*end && *end != ','))
+			return -1;
+		o->qd[o->nqd++] = (unsigned)q;
+		p = *end ? end + 1 : end;
+	}
+	return o->nqd ? 0 : -1;
+}
+
+static int take_opt(void *ctx, int argc, char **argv, int *i)
+{
+	struct blk_opts *o = ctx;
+	int r = bench_drv_opt("blk", argc, argv, i, &o->drv);
+	if (r)
+		return r;
+	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	if (!strcmp(a, "--runtime") || !strcmp(a, "--bs")) {
+		unsigned long *dst = a[2] == 'r' ? &o->runtime : &o->bs;
+		if (!lxd_parse_uint(a, v, a[2] == 'r' ? 3600 : 512 * 1024, dst) || *dst == 0)
+			return -1;
+	} else if (!strcmp(a, "--qd")) {
+		if (!v || parse_qds(v, o)) {
+			fprintf(stderr, "lxds bench blk: --qd takes a list like 1,32,128 (each 1..1024, at most %d)\n",
+				MAX_QDS);
+			return -1;
+		}
+	} else if (!strcmp(a, "--engine") || !strcmp(a, "--fio")) {
+		if (!v) {
+			fprintf(stderr, "lxds bench blk: %s needs a value\n", a);
+			return -1;
+		}
+		*(a[2] == 'e' ? &o->engine : &o->fio) = v;
+	} else {
+		return 0;
+	}
+	(*i)++;
+	return 1;
+}
+
+/* The engine: --engine, else $LXDS_FIO_ENGINE, else the build's tools/fio/ next to this tools/lxds/. */
+static int find_engine(struct blk_opts *o, char *buf, size_t len)
+{
+	if (!o->engine)
+		o->engine = getenv("LXDS_FIO_ENGINE");
+	if (!o->engine) {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			return -errno;
+		self[n] = 0;
+		snprintf(buf, len, "%s/../fio/lxds_fio.so", dirname(self));
+		o->engine = buf;
+	}
+	if (access(o->engine, R_OK)) {
+		fprintf(stderr, "lxds bench blk: fio engine %s: %s (it is built when fio and its Debian source are "
+				"available; or pass --engine PATH)\n", o->engine, strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* fio's JSON: the first job's error and read IOPS.  0, or -EPROTO if they are not there. */
+static int parse_fio_json(const char *out, int *job_error, double *iops)
+{
+	const char *jobs = strstr(out, "\"jobs\"");
+	const char *e = jobs ? strstr(jobs, "\"error\"") : NULL;
+	const char *rd = jobs ? strstr(jobs, "\"read\"") : NULL;
+	const char *ip = rd ? strstr(rd, "\"iops\"") : NULL;
+	if (!e || !ip || !(e = strchr(e, ':')) || !(ip = strchr(ip, ':')))
+		return -EPROTO;
+	char *end;
+	*job_error = (int)strtol(e + 1, &end, 10);
+	if (end == e + 1)
+		return -EPROTO;
+	*iops = strtod(ip + 1, &end);
+	return end == ip + 1 ? -EPROTO : 0;
+}
+
+static char *slurp(int fd)
+{
+	off_t n = lseek(fd, 0, SEEK_END);
+	char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!s)
+		return NULL;
+	ssize_t got = pread(fd, s, (size_t)n, 0);
+	s[got > 0 ? got : 0] = 0;
+	return s;
+}
+
+/* Run one fio job.  Returns 0 with *@iops set, or -errno after printing fio's complaint. */
+static int run_fio(const struct blk_opts *o, const struct bench_opts *bo, enum lxd_module_mode mode, unsigned qd,
+		   double *iops)
+{
+	char a_engine[PATH_MAX + 32], a_driver[128], a_mode[32], a_params[600], a_bs[32], a_qd[32], a_rt[32],
+		a_cpu[32], params[512];
+	snprintf(a_engine, sizeof(a_engine), "--ioengine=external:%s", o->engine);
+	snprintf(a_driver, sizeof(a_driver), "--lxds_driver=%s", o->drv.driver);
+	snprintf(a_mode, sizeof(a_mode), "--lxds_mode=%s", mode == LXD_MODULE_NATIVE ? "native" : "isolated");
+	bench_drv_params(&o->drv, params, sizeof(params));
+	snprintf(a_params, sizeof(a_params), "--lxds_params=%s", params);
+	snprintf(a_bs, sizeof(a_bs), "--bs=%lu", o->bs);
+	snprintf(a_qd, sizeof(a_qd), "--iodepth=%u", qd);
+	snprintf(a_rt, sizeof(a_rt), "--runtime=%lu", o->runtime);
+	snprintf(a_cpu, sizeof(a_cpu), "--cpus_allowed=%d", bo->cpu[0]);
+	char *argv[] = {(char *)o->fio, "--output-format=json", "--eta=never", "--name=lxds", a_engine, a_driver,
+			a_mode, a_bs, a_qd, a_rt, a_cpu, "--rw=randread", "--time_based", "--norandommap",
+			"--randrepeat=0", params[0] ? a_params : NULL, NULL};
+
+	char outname[] = "/tmp/lxds-bench-blk-XXXXXX", errname[] = "/tmp/lxds-bench-blk-XXXXXX";
+	int out = mkstemp(outname), err = mkstemp(errname);
+	if (out >= 0)
+		unlink(outname);
+	if (err >= 0)
+		unlink(errname);
+	int rc = 0;
+	if (out < 0 || err < 0) {
+		rc = -errno;
+		fprintf(stderr, "lxds bench blk: temporary file: %s\n", strerror(errno));
+		goto done;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
+	pid_t pid;
+	int sp = posix_spawnp(&pid, o->fio, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (sp) {
+		fprintf(stderr, "lxds bench blk: cannot run %s: %s (apt-get install fio, or --fio PATH)\n", o->fio,
+			strerror(sp));
+		rc = -sp;
+		goto done;
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	char *text = slurp(out), *msg = slurp(err);
+	int job_error = 0;
+	if (!text || !msg) {
+		rc = -ENOMEM;
+	} else if (!WIFEXITED(st) || WEXITSTATUS(st) || parse_fio_json(text, &job_error, iops) || job_error) {
+		fprintf(stderr, "lxds bench blk: fio (%s, qd %u) failed (wait status %#x, job error %d):\n%s%s",
+			mode == LXD_MODULE_NATIVE ? "native" : "isolated", qd, st, job_error, msg,
+			strstr(text, "\"jobs\"") ? "" : text);
+		rc = -EIO;
+	}
+	free(text);
+	free(msg);
+done:
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
+	return rc;
+}
+
+int lxd_bench_blk(int argc, char **argv)
+{
+	static const char about[] =
+		"fio 4 KiB random reads through the lxds ioengine at queue depths 1, 32 and\n"
+		"128, native and isolated, interleaved rounds; IOPS and medians of per-round\n"
+		"ratios.  LXDs (ATC'19) reported null_blk isolated at about 0.79 of native.";
+	struct blk_opts o = {.drv = {.driver = "null_blk"}, .runtime = 2, .bs = 4096, .qd = {1, 32, 128}, .nqd = 3,
+			     .fio = "fio"};
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	if (!rest)
+		return 1;
+	int n = bench_split(argc, argv, rest, take_opt, &o);
+	struct bench_opts bo;
+	int rc = n < 0 ? 3 : bench_parse(n, rest, "blk", about, 3, &bo);
+	free(rest);
+	if (rc == 1)
+		printf("  --driver NAME     block driver module (default null_blk)\n"
+		       "  --param k=v       module parameter (repeatable), e.g. irqmode=1\n"
+		       "  --qd LIST         queue depths (default 1,32,128)\n"
+		       "  --runtime S       seconds per fio run (default 2)\n"
+		       "  --bs B            block size (default 4096)\n"
+		       "  --engine PATH     lxds_fio.so (default $LXDS_FIO_ENGINE, else the build's)\n"
+		       "  --fio PATH        the fio binary (default fio)\n");
+	if (rc)
+		return rc - 1;
+	char engine[PATH_MAX];
+	if (find_engine(&o, engine, sizeof(engine)))
+		return 1;
+
+	/* Preflight: each mode loads here once (clear errors; n/a without running fio). */
+	static const enum lxd_module_mode modes[2] = {LXD_MODULE_NATIVE, LXD_MODULE_ISOLATED};
+	bool avail[2];
+	for (int k = 0; k < 2; k++) {
+		struct lxd_module *m;
+		int err = bench_drv_load("blk", &o.drv, modes[k], &m);
+		if (err && err != -ENOSYS)
+			return 1;
+		avail[k] = !err;
+		if (!err)
+			lxd_module_unload(m);
+	}
+	if (!avail[0])
+		return 1;
+
+	double *mem = calloc(4 * (size_t)MAX_QDS * bo.rounds, sizeof(double));
+	if (!mem)
+		return 1;
+	double *v[2][MAX_QDS], *ratio[MAX_QDS];
+	unsigned got[2][MAX_QDS] = {{0}}, nratio[MAX_QDS] = {0};
+	for (unsigned q = 0; q < o.nqd; q++) {
+		v[0][q] = mem + (size_t)(3 * q) * bo.rounds;
+		v[1][q] = v[0][q] + bo.rounds;
+		ratio[q] = v[1][q] + bo.rounds;
+	}
+	for (unsigned r = 0; r < bo.rounds; r++) {
+		for (unsigned q = 0; q < o.nqd; q++) {
+			double x[2] = {NAN, NAN};
+			for (int k0 = 0; k0 < 2; k0++) {
+				int k = r % 2 ? 1 - k0 : k0; /* native first on even rounds, isolated first on odd */
+				if (!avail[k])
+					continue;
+				if (!bo.quiet)
+					fprintf(stderr, "bench blk: round %u/%u qd %u %s (%lu s)\n", r + 1, bo.rounds,
+						o.qd[q], k ? "isolated" : "native", o.runtime);
+				if (run_fio(&o, &bo, modes[k], o.qd[q], &x[k])) {
+					free(mem);
+					return 1;
+				}
+				v[k][q][got[k][q]++] = x[k];
+			}
+			if (isfinite(x[0]) && isfinite(x[1]) && x[0] > 0)
+				ratio[q][nratio[q]++] = x[1] / x[0];
+		}
+	}
+
+	double med[2][MAX_QDS], rmed[MAX_QDS];
+	for (unsigned q = 0; q < o.nqd; q++) {
+		for (int k = 0; k < 2; k++)
+			med[k][q] = got[k][q] ? stats_median(v[k][q], got[k][q]) : NAN;
+		rmed[q] = nratio[q] ? stats_median(ratio[q], nratio[q]) : NAN;
+	}
+	free(mem);
+	if (bo.json) {
+		char params[512], key[64];
+		bench_drv_params(&o.drv, params, sizeof(params));
+		json_begin(stdout);
+		json_str(stdout, "bench", "blk");
+		json_str(stdout, "driver", o.drv.driver);
+		json_str(stdout, "params", params);
+		json_str(stdout, "rw", "randread");
+		json_num(stdout, "bs", (double)o.bs);
+		json_num(stdout, "runtime_s", (double)o.runtime);
+		json_num(stdout, "rounds", bo.rounds);
+		for (unsigned q = 0; q < o.nqd; q++) {
+			snprintf(key, sizeof(key), "native_iops_qd%u", o.qd[q]);
+			json_num(stdout, key, med[0][q]);
+			snprintf(key, sizeof(key), "isolated_iops_qd%u", o.qd[q]);
+			json_num(stdout, key, med[1][q]);
+			snprintf(key, sizeof(key), "ratio_qd%u", o.qd[q]);
+			json_num(stdout, key, rmed[q]);
+		}
+		json_num(stdout, "target_ratio", TARGET_RATIO);
+		json_num(stdout, "atc19_ratio", ATC19_RATIO);
+		json_end(stdout);
+		return 0;
+	}
+	printf("%s under fio, %lu-byte random reads, %u rounds of %lu s per case (medians)\n\n", o.drv.driver,
+	       o.bs, bo.rounds, o.runtime);
+	printf("%-6s %14s %14s %10s\n", "qd", "native", "isolated", "ratio");
+	for (unsigned q = 0; q < o.nqd; q++) {
+		char a[32], b[32], c[32];
+		if (isfinite(rmed[q]))
+			snprintf(c, sizeof(c), "%.2f", rmed[q]);
+		else
+			snprintf(c, sizeof(c), "n/a");
+		printf("%-6u %14s %14s %10s\n", o.qd[q], bench_fmt(a, sizeof(a), med[0][q], "IOPS"),
+		       bench_fmt(b, sizeof(b), med[1][q], "IOPS"), c);
+	}
+	printf("\ntarget: isolated >= %.2f of native at qd 32; LXDs (ATC'19): about %.2f\n", TARGET_RATIO,
+	       ATC19_RATIO);
+	return 0;
+}

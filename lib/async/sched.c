@@ -44,7 +44,14 @@ __thread struct lxd_sched *lxd__sched;
 
 /* ---- switching, with the sanitizers told ------------------------------------------- */
 
-static inline void san_switch_begin(struct lxd_thread *from, struct lxd_thread *to, bool from_dying)
+/*
+ * Always inlined: under TSan a function of its own would be entered on the
+ * outgoing fiber's shadow stack and left on the incoming one's, so every
+ * switch would move one frame from one shadow stack to the other until one
+ * underflows (TSan then crashes in its own interceptors).
+ */
+static inline __attribute__((always_inline)) void
+san_switch_begin(struct lxd_thread *from, struct lxd_thread *to, bool from_dying)
 {
 #ifdef LXD_ASAN
 	__sanitizer_start_switch_fiber(from_dying ? NULL : &from->asan_fake, to->stack_lo,
@@ -56,7 +63,7 @@ static inline void san_switch_begin(struct lxd_thread *from, struct lxd_thread *
 	(void)from, (void)to, (void)from_dying;
 }
 
-static inline void san_switch_end(struct lxd_thread *self)
+static inline __attribute__((always_inline)) void san_switch_end(struct lxd_thread *self)
 {
 #ifdef LXD_ASAN
 	__sanitizer_finish_switch_fiber(self->asan_fake, NULL, NULL);
@@ -89,6 +96,18 @@ static void switch_to(struct lxd_sched *s, struct lxd_thread *from, struct lxd_t
 
 void lxd__thread_put(struct lxd_sched *s, struct lxd_thread *t)
 {
+#ifdef LXD_TSAN
+	/* A finished thread's fiber goes with it: the thread never returned
+	 * from thread_main() as TSan sees it, so reusing the fiber would pile
+	 * every life's frames onto its shadow stack until that overflows into
+	 * TSan's other state.  We are never on @t's stack here (the zombie is
+	 * reaped by the next thread, a done inline child by its parent), so
+	 * destroying it is allowed. */
+	if (t->tsan_fiber) {
+		__tsan_destroy_fiber(t->tsan_fiber);
+		t->tsan_fiber = NULL;
+	}
+#endif
 	t->state = LXD_T_FREE;
 	t->next = s->free_list;
 	s->free_list = t;
@@ -232,6 +251,9 @@ int lxd__spawn(struct lxd_sched *s, struct lxd_finish *f, lxd_async_fn fn, void 
 	c->sp = sp;
 #ifdef LXD_ASAN
 	c->asan_fake = NULL;
+#endif
+#ifdef LXD_TSAN
+	c->tsan_fiber = __tsan_create_fiber(0); /* a fresh one per life: see lxd__thread_put() */
 #endif
 	switch_to(s, p, c, false);
 #else
@@ -399,9 +421,6 @@ int lxd_async_init(const struct lxd_async_config *cfg)
 		t->stack_lo = s->pool + (size_t)(i - 1) * s->stride + s->guard;
 		t->stack_size = s->stack_size;
 		t->name = "async";
-#ifdef LXD_TSAN
-		t->tsan_fiber = __tsan_create_fiber(0);
-#endif
 		lxd__thread_put(s, t);
 	}
 	s->cur = m;
@@ -416,10 +435,6 @@ int lxd_async_fini(void)
 		return -ENXIO;
 	if (s->cur != &s->threads[0] || s->nfree != s->nthreads - 1 || s->neps)
 		return -EBUSY;
-#ifdef LXD_TSAN
-	for (unsigned i = 1; i < s->nthreads; i++)
-		__tsan_destroy_fiber(s->threads[i].tsan_fiber);
-#endif
 	lxd__stacks_unmap(s);
 	lxd__sched = NULL;
 	free(s->threads);

@@ -6,6 +6,7 @@
  * stub, and the kernel's calls through d->ops land here via trampolines.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lxds/module_abi.h"
@@ -120,6 +121,13 @@ static int toy_init(void)
 	memset(long_msg, 'x', sizeof(long_msg) - 1);
 	long_msg[sizeof(long_msg) - 1] = 0;
 	toy_drv.long_log_result = toy_log(long_msg);
+	/* What the driver's copy of the device looks like, for a test that
+	 * cannot look into this process. */
+	char line[64];
+	snprintf(line, sizeof(line), "copy: id=%u name=%s secret=%u magic=%x", dev->id, dev->name, dev->secret,
+		 p->magic);
+	toy_log(line);
+	toy_log("init done");
 	toy_drv.inited = 1;
 	return 0;
 }

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lxds bench net / bench blk as a user runs them: --json prints one object
+ * with the keys the evaluation reads (numbers, or null for a case that is
+ * not available), the native case measured something, and bad options
+ * fail with a message rather than a crash.  No timing is asserted.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "run.h"
+
+static char *lxds;
+static const char *engine;
+
+static void lxds_run(struct run_result *r, ...)
+{
+	char *argv[32] = {lxds};
+	int n = 1;
+	va_list ap;
+	va_start(ap, r);
+	for (char *a; (a = va_arg(ap, char *)) && n < 31;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	assert_int_equal(run(argv, r), 0);
+}
+
+/* @key is in the one JSON object on stdout: a number > 0 if @positive, else a number or null. */
+static void assert_key(const char *json, const char *key, bool positive)
+{
+	bool null;
+	double v;
+	if (!json_get(json, key, &null, &v))
+		fail_msg("key %s missing from:\n%s", key, json);
+	if (positive)
+		assert_true(!null && v > 0);
+	else
+		assert_true(null || isfinite(v));
+}
+
+/* Exactly one object: starts with '{', ends with "}\n", nothing else on stdout. */
+static void assert_one_object(const char *out)
+{
+	assert_int_equal(out[0], '{');
+	size_t n = strlen(out);
+	assert_true(n >= 3 && !strcmp(out + n - 2, "}\n"));
+	assert_null(strchr(out + 1, '{'));
+}
+
+static void net_json(void **state)
+{
+	(void)state;
+	struct run_result r;
+	lxds_run(&r, "bench", "net", "--json", "--quiet", "--rounds", "2", "--packets", "20000", (char *)NULL);
+	if (r.status)
+		fprintf(stderr, "%s", r.err);
+	assert_int_equal(r.status, 0);
+	assert_one_object(r.out);
+	assert_key(r.out, "native_pps", true);
+	assert_key(r.out, "isolated_sync_pps", false);
+	assert_key(r.out, "isolated_async_pps", false);
+	assert_key(r.out, "isolated_batch_pps", false);
+	assert_key(r.out, "ratio_best", false);
+	assert_key(r.out, "atc19_ratio", true);
+	bool null;
+	double v;
+	assert_true(json_get(r.out, "size", &null, &v) && v == 64);
+	run_free(&r);
+	/* --size is honoured. */
+	lxds_run(&r, "bench", "net", "--json", "--quiet", "--rounds", "1", "--packets", "1000", "--size", "1514",
+		 (char *)NULL);
+	assert_int_equal(r.status, 0);
+	assert_true(json_get(r.out, "size", &null, &v) && v == 1514);
+	assert_key(r.out, "native_pps", true);
+	run_free(&r);
+}
+
+static void expect_error(const char *message, ...)
+{
+	char *argv[32] = {lxds};
+	int n = 1;
+	va_list ap;
+	va_start(ap, message);
+	for (char *a; (a = va_arg(ap, char *)) && n < 31;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	struct run_result r;
+	assert_int_equal(run(argv, &r), 0);
+	if (!strstr(r.err, message))
+		fprintf(stderr, "expected '%s' in:\n%s\n", message, r.err);
+	assert_int_not_equal(r.status, 0);
+	assert_true(r.status < 128); /* an exit, not a signal */
+	assert_non_null(strstr(r.err, message));
+	assert_string_equal(r.out, "");
+	run_free(&r);
+}
+
+static void net_bad_options(void **state)
+{
+	(void)state;
+	expect_error("--size must be 14..1514", "bench", "net", "--size", "9000", "--rounds", "1", (char *)NULL);
+	expect_error("--size must be 14..1514", "bench", "net", "--size", "10", "--rounds", "1", (char *)NULL);
+	expect_error("option --packets", "bench", "net", "--packets", "many", (char *)NULL);
+	expect_error("--param takes one name=value", "bench", "net", "--param", "nonsense", (char *)NULL);
+	expect_error("no such parameter", "bench", "net", "--param", "bogus=1", "--rounds", "1", (char *)NULL);
+	expect_error("driver 'nope' not found", "bench", "net", "--driver", "nope", (char *)NULL);
+	expect_error("unknown option '--frobnicate'", "bench", "net", "--frobnicate", (char *)NULL);
+	expect_error("--rounds needs a number", "bench", "net", "--rounds", "0", (char *)NULL);
+}
+
+static void blk_json(void **state)
+{
+	(void)state;
+	if (!engine || !*engine)
+		skip();
+	struct run_result r;
+	lxds_run(&r, "bench", "blk", "--json", "--quiet", "--rounds", "1", "--runtime", "1", "--qd", "1,32",
+		 "--engine", engine, (char *)NULL);
+	if (r.status)
+		fprintf(stderr, "%s", r.err);
+	assert_int_equal(r.status, 0);
+	assert_one_object(r.out);
+	assert_key(r.out, "native_iops_qd32", true);
+	assert_key(r.out, "native_iops_qd1", true);
+	assert_key(r.out, "isolated_iops_qd32", false);
+	assert_key(r.out, "ratio_qd32", false);
+	assert_key(r.out, "ratio_qd1", false);
+	assert_key(r.out, "atc19_ratio", true);
+	run_free(&r);
+}
+
+static void blk_bad_options(void **state)
+{
+	(void)state;
+	expect_error("--qd takes a list", "bench", "blk", "--qd", "0", (char *)NULL);
+	expect_error("--qd takes a list", "bench", "blk", "--qd", "1,,2", (char *)NULL);
+	expect_error("option --runtime", "bench", "blk", "--runtime", "-1", (char *)NULL);
+	expect_error("fio engine /nonexistent/lxds_fio.so", "bench", "blk", "--engine", "/nonexistent/lxds_fio.so",
+		     (char *)NULL);
+	if (engine && *engine) {
+		expect_error("no such parameter", "bench", "blk", "--engine", engine, "--param", "bogus=1",
+			     (char *)NULL);
+		expect_error("cannot run /nonexistent/fio", "bench", "blk", "--engine", engine, "--fio",
+			     "/nonexistent/fio", "--rounds", "1", "--qd", "1", "--runtime", "1", (char *)NULL);
+	}
+}
+
+int main(void)
+{
+	lxds = getenv("LXDS_TOOL");
+	engine = getenv("LXDS_FIO_ENGINE");
+	if (!lxds) {
+		printf("LXDS_TOOL is not set (run through meson test)\n");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(net_json),
+		cmocka_unit_test(net_bad_options),
+		cmocka_unit_test(blk_json),
+		cmocka_unit_test(blk_bad_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

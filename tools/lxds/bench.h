@@ -40,5 +40,6 @@ int lxd_bench_fipc(int argc, char **argv);
 int lxd_bench_async(int argc, char **argv);
 int lxd_bench_net(int argc, char **argv);
 int lxd_bench_blk(int argc, char **argv);
+int lxd_bench_idl(int argc, char **argv);
 
 #endif

@@ -158,6 +158,10 @@ int main(void)
 {
 	lxds = getenv("LXDS_TOOL");
 	engine = getenv("LXDS_FIO_ENGINE");
+	if (getenv("LXDS_FIO_SKIP")) {
+		printf("fio cases skip: %s\n", getenv("LXDS_FIO_SKIP"));
+		engine = NULL;
+	}
 	if (!lxds) {
 		printf("LXDS_TOOL is not set (run through meson test)\n");
 		return 1;

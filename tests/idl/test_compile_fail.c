@@ -88,6 +88,10 @@ int main(int argc, char **argv)
 	}
 	closedir(d);
 	int rc = _cmocka_run_group_tests("idl-compile-fail", tests, n, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		free((void *)tests[i].name);
+		free(tests[i].initial_state);
+	}
 	char cmd[200];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)

@@ -15,9 +15,12 @@ static uint32_t slot_of(uint64_t key, uint32_t cap)
 	return (uint32_t)key & (cap - 1);
 }
 
+/* Rehash: doubling when live keys fill half the table, else at the same
+ * size, which clears the tombstones that deletions leave behind (shadows
+ * come and go all the time: without this the table would only grow). */
 static int grow(struct lxd_glue_map *m)
 {
-	uint32_t cap = m->cap ? m->cap * 2 : 64;
+	uint32_t cap = !m->cap ? 64 : (m->n + 1) * 2 > m->cap ? m->cap * 2 : m->cap;
 	uint64_t *keys = calloc(cap, sizeof(*keys));
 	void **vals = calloc(cap, sizeof(*vals));
 	if (!keys || !vals) {

@@ -2,7 +2,7 @@
 # Build every libFuzzer target (tests/fuzz/*/, with clang) and run each for a
 # bounded time.  Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 30)
 # A target is an executable named fuzz_* built when -Dfuzz=true.  Seeds live
-# in tests/fuzz/<target>/corpus/ if present.
+# in tests/fuzz/<target>/corpus/ if present (copied, so the tree is not written to).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,7 +18,8 @@ status=0
 for t in "${targets[@]}"; do
   name=$(basename "$t")
   corpus=$(mktemp -d)
-  seeds=$(find tests/fuzz -type d -path "*/$name/corpus" | head -n1)
+  seeds="tests/fuzz/${name#fuzz_}/corpus"   # fuzz_<target> keeps its seeds in tests/fuzz/<target>/corpus
+  [ -d "$seeds" ] || seeds=""
   [ -n "$seeds" ] && cp -r "$seeds"/. "$corpus"/
   echo "fuzz: $name for ${secs}s"
   if ! "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \

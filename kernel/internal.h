@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "lxds/kernel.h"
 
@@ -17,6 +18,43 @@ extern struct lxd_counts lxd_counts;
 
 /* The module whose init or exit is running (owner of what gets registered), or NULL. */
 struct lxd_module *lxd_module_current(void);
+
+/* Make @m current on this thread (an isolated module's dispatcher thread serves only it). */
+void lxd_module_set_current(struct lxd_module *m);
+
+/* ---- isolated modules (kernel/isolated/) ---- */
+
+struct lxd_iso;
+
+/* @m's isolation state, NULL for a native module (or NULL @m). */
+struct lxd_iso *lxd_module_iso(const struct lxd_module *m);
+
+/* The domain of @m died: unregister and free what it left (module_mutex taken). */
+void lxd_module_reap(struct lxd_module *m);
+
+/*
+ * Start @m (file @path) in a new domain, set its parameters and run its
+ * init there.  Returns 0, or -errno with *@out still set when it is not
+ * NULL: the loader releases owned objects, then calls lxd_iso_release().
+ */
+int lxd_iso_load(struct lxd_module *m, const char *path, const char *const *params, size_t nparams,
+		 struct lxd_iso **out);
+/* Run the module's exit in the domain.  Its result, -EIO when dead. */
+int lxd_iso_unload_exit(struct lxd_iso *iso);
+/* End the domain (orderly when alive) and fail whatever it still held. */
+void lxd_iso_stop(struct lxd_iso *iso);
+/* Free everything (after the loader released the module's objects). */
+void lxd_iso_release(struct lxd_iso *iso);
+/* SIGKILL the domain.  0 or -ESRCH. */
+int lxd_iso_kill(struct lxd_iso *iso);
+/* False once the domain died or was stopped. */
+bool lxd_iso_alive(const struct lxd_iso *iso);
+int lxd_iso_set_xmit_mode(struct lxd_iso *iso, enum lxd_xmit_mode mode);
+enum lxd_xmit_mode lxd_iso_get_xmit_mode(const struct lxd_iso *iso);
+/* A data buffer from @owner's arena, NULL when out of memory. */
+void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len);
+/* Free @p if it is an arena data buffer (true), else false: not ours. */
+bool lxd_iso_data_free(void *p);
 
 /* Called by the loader when @m is gone: unregister what it left behind.  Return how many. */
 int lxd_net_release_owner(struct lxd_module *m);

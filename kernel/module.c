@@ -4,8 +4,8 @@
  * (RTLD_NOW, so a missing kernel symbol fails the load, not a later call);
  * its undefined symbols resolve to the kernel's own functions, which the
  * executable exports (linked with export_dynamic).  Isolated: the same .so
- * goes into a domain; that needs lib/domain and the generated glue, and
- * until they land a load in that mode fails with -ENOSYS.
+ * goes into a domain with the generated glue (kernel/isolated/); the kernel
+ * never maps it.
  *
  * One module's init or exit runs at a time (module_mutex); while it runs it
  * is "current", so whatever it registers is owned by it and can be cleaned
@@ -32,6 +32,7 @@ struct lxd_module {
 	char name[64];
 	char **params; /* copies: a charp parameter points into them */
 	size_t nparams;
+	struct lxd_iso *iso; /* isolated: its domain (kernel/isolated/) */
 };
 
 static pthread_mutex_t module_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -46,6 +47,60 @@ struct lxd_module *lxd_module_current(void)
 static void set_current(struct lxd_module *m)
 {
 	current = m;
+}
+
+void lxd_module_set_current(struct lxd_module *m)
+{
+	current = m;
+}
+
+struct lxd_iso *lxd_module_iso(const struct lxd_module *m)
+{
+	return m ? m->iso : NULL;
+}
+
+void lxd_module_reap(struct lxd_module *m)
+{
+	pthread_mutex_lock(&module_mutex);
+	struct lxd_module *was = current;
+	set_current(m);
+	lxd_net_release_owner(m);
+	lxd_blk_release_owner(m);
+	set_current(was);
+	pthread_mutex_unlock(&module_mutex);
+}
+
+static void free_module(struct lxd_module *m);
+static void name_from_path(char *dst, size_t len, const char *path, const char *given);
+
+/* Isolated: the domain runs the module; the kernel keeps its name and params only. */
+static int load_isolated(const char *path, const char *const *params, size_t nparams,
+			 struct lxd_module **out)
+{
+	if (access(path, R_OK) != 0)
+		return -errno;
+	struct lxd_module *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->mode = LXD_MODULE_ISOLATED;
+	name_from_path(m->name, sizeof(m->name), path, NULL);
+	pthread_mutex_lock(&module_mutex);
+	set_current(m);
+	int err = lxd_iso_load(m, path, params, nparams, &m->iso);
+	if (err) {
+		lxd_net_release_owner(m);
+		lxd_blk_release_owner(m);
+	}
+	set_current(NULL);
+	pthread_mutex_unlock(&module_mutex);
+	if (err) {
+		lxd_iso_release(m->iso);
+		free_module(m);
+		return err;
+	}
+	atomic_fetch_add(&lxd_counts.modules, 1);
+	*out = m;
+	return 0;
 }
 
 static void free_module(struct lxd_module *m)
@@ -74,11 +129,8 @@ int lxd_module_load(const char *path, enum lxd_module_mode mode, const char *con
 	if (!path || !out || (nparams && !params))
 		return -EINVAL;
 	*out = NULL;
-	if (mode == LXD_MODULE_ISOLATED) {
-		pr_err("module %s: isolated mode is not available yet (needs lib/domain and the IDL glue)\n",
-		       path);
-		return -ENOSYS;
-	}
+	if (mode == LXD_MODULE_ISOLATED)
+		return load_isolated(path, params, nparams, out);
 	if (mode != LXD_MODULE_NATIVE)
 		return -EINVAL;
 	if (access(path, R_OK) != 0)
@@ -152,15 +204,23 @@ int lxd_module_unload(struct lxd_module *m)
 		return -EBUSY;
 	pthread_mutex_lock(&module_mutex);
 	set_current(m);
-	if (m->info->exit)
+	if (m->iso) {
+		/* The exit runs in the domain; then the domain ends and fails what it still held. */
+		lxd_iso_unload_exit(m->iso);
+		lxd_iso_stop(m->iso);
+	} else if (m->info->exit) {
 		m->info->exit();
+	}
 	lxd_net_release_owner(m);
 	lxd_blk_release_owner(m);
 	set_current(NULL);
 	pthread_mutex_unlock(&module_mutex);
 	/* The softirq thread may still be returning from one of the module's timer callbacks. */
 	lxd_softirq_barrier();
-	dlclose(m->handle);
+	if (m->iso)
+		lxd_iso_release(m->iso);
+	else
+		dlclose(m->handle);
 	free_module(m);
 	atomic_fetch_sub(&lxd_counts.modules, 1);
 	return 0;
@@ -173,7 +233,22 @@ const char *lxd_module_name(const struct lxd_module *m)
 
 const struct lxd_module_info *lxd_module_get_info(const struct lxd_module *m)
 {
-	return m->info;
+	return m->info; /* NULL for an isolated module: its info lives in its domain */
+}
+
+int lxd_module_set_xmit_mode(struct lxd_module *m, enum lxd_xmit_mode mode)
+{
+	return m && m->iso ? lxd_iso_set_xmit_mode(m->iso, mode) : -EINVAL;
+}
+
+int lxd_module_kill(struct lxd_module *m)
+{
+	return m && m->iso ? lxd_iso_kill(m->iso) : -EINVAL;
+}
+
+bool lxd_module_alive(const struct lxd_module *m)
+{
+	return !m || !m->iso || lxd_iso_alive(m->iso);
 }
 
 enum lxd_module_mode lxd_module_get_mode(const struct lxd_module *m)

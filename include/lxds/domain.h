@@ -105,6 +105,16 @@ struct lxd_domain_env {
 };
 
 /*
+ * Optional, exported as LXD_GLUE_PREPARE_SYMBOL by a glue library: runs
+ * after the libraries are loaded and the domain is pinned, *before*
+ * lockdown, for set-up the sandbox forbids (the async runtime's stacks,
+ * guard pages and signal handlers).  Glue code only; no module code runs
+ * yet.  Returns 0, or -errno: the domain then ends.
+ */
+#define LXD_GLUE_PREPARE_SYMBOL "lxd_glue_domain_prepare"
+typedef int (*lxd_glue_prepare_fn)(void);
+
+/*
  * A glue library's entry point, exported as LXD_GLUE_MAIN_SYMBOL.  Runs
  * after lockdown; serves the domain until it returns its exit status.
  * Glue without it only provides symbols; the default serve loop runs.

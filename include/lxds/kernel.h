@@ -30,8 +30,10 @@ struct lxd_module;
 /*
  * Load the module at @path with @nparams "name=value" parameters and run its
  * init.  Returns 0 with *@out set; -ENOENT (no such file), -ENOEXEC (not a
- * module or wrong ABI), -ENOENT/-EINVAL for a bad parameter, -ENOSYS for
- * LXD_MODULE_ISOLATED until domains land, or init's own -errno.
+ * module or wrong ABI), -ENOENT/-EINVAL for a bad parameter, init's own
+ * -errno; isolated: -EBUSY while another isolated module is loaded (one at
+ * a time for now), -ECHILD/-ETIMEDOUT when its domain does not start, -EIO
+ * when it dies during init.
  */
 int lxd_module_load(const char *path, enum lxd_module_mode mode, const char *const *params,
 		    size_t nparams, struct lxd_module **out);
@@ -58,6 +60,34 @@ int lxd_module_find(const char *name, char *buf, size_t len);
 
 /* "native"/"isolated" to a mode.  0 or -EINVAL. */
 int lxd_module_mode_parse(const char *s, enum lxd_module_mode *mode);
+
+/* ---- isolated modules (kernel/isolated/, docs/isolation.md) ---- */
+
+/*
+ * How the kernel hands ndo_start_xmit to an isolated driver:
+ * SYNC   one transmit at a time: the caller waits for the driver's answer
+ *        (NETDEV_TX_BUSY reaches dev_queue_xmit, as natively);
+ * ASYNC  the caller queues the skb and returns NETDEV_TX_OK at once; the
+ *        domain's dispatcher keeps many transmits in flight, and a driver
+ *        that says busy has the skb dropped (counted in tx_dropped).
+ * Native modules ignore it.  The default is ASYNC.
+ */
+enum lxd_xmit_mode { LXD_XMIT_ASYNC = 0, LXD_XMIT_SYNC = 1 };
+
+/* Set @m's transmit mode.  0, or -EINVAL (native module, bad mode). */
+int lxd_module_set_xmit_mode(struct lxd_module *m, enum lxd_xmit_mode mode);
+
+/*
+ * Kill @m's domain (SIGKILL), as a crash would: in-flight transmits and
+ * I/Os complete with errors and the kernel unregisters the module's
+ * devices (asynchronously; lxd_module_alive() turns false at once).  The
+ * module stays loaded until lxd_module_unload().  Returns 0, -EINVAL for a
+ * native module, -ESRCH when the domain is already dead.
+ */
+int lxd_module_kill(struct lxd_module *m);
+
+/* False once an isolated module's domain has died.  Native: true. */
+bool lxd_module_alive(const struct lxd_module *m);
 
 /* The @idx-th net device / disk registered by @m (in registration order), or NULL. */
 struct net_device *lxd_module_netdev(const struct lxd_module *m, unsigned idx);

@@ -299,7 +299,7 @@ int lxd_domain_start(struct lxd_domain *d)
 	char **argv = build_argv(d, d->o.chan_slots);
 	struct lxd__spawn sp = {.exe = d->exe, .argv = argv, .chan_fd = chan_fd,
 				.arena_fd = d->arena_fd, .log_fd = logp[1]};
-	rc = argv ? lxd__spawn(&sp) : -ENOMEM;
+	rc = argv ? lxd__domain_spawn(&sp) : -ENOMEM;
 	strv_free(argv);
 	close(chan_fd);
 	close(logp[1]);

@@ -26,7 +26,7 @@ struct lxd__spawn {
 };
 
 /* Fork and exec the domain executable with only the fds it is given.  Returns 0 or -errno. */
-int lxd__spawn(struct lxd__spawn *s);
+int lxd__domain_spawn(struct lxd__spawn *s);
 
 /* The child's fd numbers. */
 #define LXD__CHILD_CHAN_FD 3

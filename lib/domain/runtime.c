@@ -160,12 +160,15 @@ int lxd_domain_runtime_main(int argc, char **argv)
 
 	/* 3: code, loaded but not run (modules have no constructors). */
 	lxd_glue_main_fn glue_main = NULL;
+	lxd_glue_prepare_fn glue_prepare = NULL;
 	for (unsigned i = 0; i < a.nglue; i++) {
 		void *h = dlopen(a.glue[i], RTLD_NOW | RTLD_GLOBAL);
 		if (!h)
 			fatal("cannot load glue", dlerror());
 		if (!glue_main)
 			glue_main = (lxd_glue_main_fn)dlsym(h, LXD_GLUE_MAIN_SYMBOL);
+		if (!glue_prepare)
+			glue_prepare = (lxd_glue_prepare_fn)dlsym(h, LXD_GLUE_PREPARE_SYMBOL);
 	}
 	lxd_module_info_fn info_fn = NULL;
 	if (a.module) {
@@ -184,6 +187,14 @@ int lxd_domain_runtime_main(int argc, char **argv)
 		env.cpu = (int)a.cpu;
 	}
 	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
+
+	/* 4b: the glue's own set-up that needs what the sandbox forbids (the
+	 * async runtime's stacks and signal handlers); glue code, not module code. */
+	if (glue_prepare) {
+		rc = glue_prepare();
+		if (rc)
+			fatal("glue set-up failed", strerror(rc < 0 ? -rc : rc));
+	}
 
 	/* 5: lockdown. */
 	rc = lxd__sandbox_lockdown(&chan);

@@ -67,7 +67,7 @@ static void child(const struct lxd__spawn *s, char **envp, int ppid)
 	_exit(127);
 }
 
-int lxd__spawn(struct lxd__spawn *s)
+int lxd__domain_spawn(struct lxd__spawn *s)
 {
 	if (access(s->exe, X_OK) != 0)
 		return -errno;

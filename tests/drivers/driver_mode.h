@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared by the driver suites: each runs once per mode (native, isolated),
- * chosen by LXDS_TEST_MODE, and loads the module named by LXDS_TEST_MODULE.
- * Until domains land, the isolated run is reported as skipped (exit 77).
+ * chosen by LXDS_TEST_MODE, and loads the module named by LXDS_TEST_MODULE:
+ * the same .so natively or in a sandboxed domain.
  */
 #ifndef LXDS_TEST_DRIVER_MODE_H
 #define LXDS_TEST_DRIVER_MODE_H
@@ -11,8 +11,6 @@
 #include <stdlib.h>
 
 #include "lxds/kernel.h"
-
-#define SKIP_EXIT 77
 
 static enum lxd_module_mode test_mode;
 static const char *test_module_path;
@@ -29,14 +27,6 @@ static inline void driver_test_setup(void)
 	if (!test_module_path) {
 		fprintf(stderr, "LXDS_TEST_MODULE must name the driver .so\n");
 		exit(2);
-	}
-	if (test_mode == LXD_MODULE_ISOLATED) {
-		struct lxd_module *mod;
-		if (lxd_module_load(test_module_path, test_mode, NULL, 0, &mod) == -ENOSYS) {
-			printf("isolated mode is not available yet: skipped\n");
-			exit(SKIP_EXIT);
-		}
-		lxd_module_unload(mod);
 	}
 }
 

@@ -100,7 +100,9 @@ static void test_not_modules(void **state)
 	assert_int_equal(lxd_module_load(mod("NOTMOD"), LXD_MODULE_NATIVE, NULL, 0, &m), -ENOEXEC);
 	/* A module needing a symbol the kernel lacks fails at load (RTLD_NOW), not at the call. */
 	assert_int_equal(lxd_module_load(mod("NEEDSYM"), LXD_MODULE_NATIVE, NULL, 0, &m), -ENOEXEC);
-	assert_int_equal(lxd_module_load(mod("TESTMOD"), LXD_MODULE_ISOLATED, NULL, 0, &m), -ENOSYS);
+	/* Isolated, a non-module fails too (its domain refuses it at start: kernel/isolated/). */
+	int rc = lxd_module_load(mod("NOTMOD"), LXD_MODULE_ISOLATED, NULL, 0, &m);
+	assert_true(rc < 0 && rc != -ENOSYS);
 	assert_int_equal(lxd_module_load(mod("TESTMOD"), (enum lxd_module_mode)9, NULL, 0, &m), -EINVAL);
 	assert_clean();
 }

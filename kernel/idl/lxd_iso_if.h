@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The crossing between the kernel and an isolated driver, as C prototypes:
+ * what kmod.idl, netdev.idl and blkdev.idl describe and lxds-idlc turns
+ * into caller stubs and handlers on both sides.
+ *
+ * Functions named lxd_k* are implemented by the kernel (kernel/isolated/)
+ * and called by the domain's support library (kernel/domain/) when the
+ * driver calls alloc_netdev, netif_carrier_on, blk_mq_end_request, ...;
+ * functions named lxd_d* are implemented in the domain and called by the
+ * kernel through the ops tables it installs for an isolated driver.
+ *
+ * Kernel objects (net devices, sk_buffs, tag sets, disks, requests) cross
+ * as capability references into the domain's table (unsigned long long):
+ * the kernel checks every one it gets back.  Data crosses as arena
+ * buffers.  Errors are negative errno values.
+ */
+#ifndef LXDS_ISO_IF_H
+#define LXDS_ISO_IF_H
+
+#include <stdint.h>
+
+/* Capability types of kernel objects a domain may name. */
+enum { LXD_ISO_T_NETDEV = 40, LXD_ISO_T_SKB, LXD_ISO_T_TAGSET, LXD_ISO_T_DISK, LXD_ISO_T_REQ };
+
+/* ---- module (kmod.idl) ---- */
+
+/* Domain: set module parameter "name=value".  0, -ENOENT, -EINVAL. */
+int lxd_dmod_param(const char *assignment);
+/* Domain: run the module's init.  Its result. */
+int lxd_dmod_init(void);
+/* Domain: run the module's exit.  0, -EALREADY if init did not succeed. */
+int lxd_dmod_exit(void);
+
+/* ---- net (netdev.idl) ---- */
+
+/* The fields a driver sets up before register_netdev, sent as bytes. */
+struct lxd_net_cfg {
+	uint32_t flags, priv_flags, mtu, min_mtu, max_mtu, tx_queue_len;
+	uint64_t features;
+	uint16_t type, hard_header_len;
+	uint8_t addr_len, pad[3];
+	uint8_t dev_addr[32], broadcast[32];
+	uint32_t ops; /* LXD_NET_HAS_* bits: which ndo_ the driver has */
+	uint32_t pad2;
+};
+
+enum {
+	LXD_NET_HAS_OPEN = 1u << 0,
+	LXD_NET_HAS_STOP = 1u << 1,
+	LXD_NET_HAS_XMIT = 1u << 2,
+	LXD_NET_HAS_STATS = 1u << 3,
+	LXD_NET_HAS_SET_MAC = 1u << 4,
+	LXD_NET_HAS_VALIDATE = 1u << 5,
+	LXD_NET_HAS_MTU = 1u << 6,
+};
+
+/* lxd_knet_state operations. */
+enum {
+	LXD_NET_START_QUEUE, LXD_NET_STOP_QUEUE, LXD_NET_WAKE_QUEUE, LXD_NET_CARRIER_ON,
+	LXD_NET_CARRIER_OFF, LXD_NET_Q_STOPPED, LXD_NET_Q_CARRIER, LXD_NET_Q_RUNNING,
+};
+
+/* lxd_dnet_xmit's result: the netdev_tx_t in the low byte, plus these. */
+#define LXD_XMIT_CONSUMED 0x100 /* the driver freed the skb during the call */
+#define LXD_XMIT_DROPPED 0x200  /* ... as a drop (kfree_skb) */
+
+/* Kernel: a net device with no private area (it stays in the domain).  Its reference or -errno. */
+long long lxd_knet_alloc(const char *name);
+/* Kernel: copy @cfg (a struct lxd_net_cfg of @n bytes) in and register.  register_netdev's result. */
+int lxd_knet_register(unsigned long long dev, const unsigned char *cfg, unsigned int n);
+/* Kernel: unregister_netdev / free_netdev. */
+void lxd_knet_unregister(unsigned long long dev);
+void lxd_knet_free(unsigned long long dev);
+/* Kernel: a queue or carrier operation (LXD_NET_*); queries return 0 or 1.  -errno for a bad ref. */
+int lxd_knet_state(unsigned long long dev, unsigned int op);
+/* Kernel: the driver freed an skb it kept past its xmit. */
+void lxd_knet_consume(unsigned long long skb, int dropped);
+/* Kernel: the driver changed the device's address / MTU in its copy. */
+int lxd_knet_sync(unsigned long long dev, unsigned long long addr, unsigned int mtu);
+
+/* Domain: ndo_open / ndo_stop / ndo_validate_addr / ndo_change_mtu. */
+int lxd_dnet_open(unsigned long long dev);
+int lxd_dnet_stop(unsigned long long dev);
+int lxd_dnet_validate_addr(unsigned long long dev);
+int lxd_dnet_change_mtu(unsigned long long dev, int mtu);
+/* Domain: ndo_start_xmit of skb @skb whose buffer [head, head + size) holds @len bytes at @data_off. */
+int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, unsigned int size,
+		  unsigned int data_off, unsigned int len, unsigned int protocol);
+/* Domain: ndo_get_stats64 into @st (@n u64 counters of struct rtnl_link_stats64). */
+int lxd_dnet_get_stats(unsigned long long dev, unsigned int n, unsigned long long *st);
+/* Domain: ndo_set_mac_address with @addr (6 bytes, little-endian in the word) of @family. */
+int lxd_dnet_set_mac(unsigned long long dev, unsigned long long addr, unsigned int family);
+
+/* ---- block (blkdev.idl) ---- */
+
+/* Kernel: a tag set of @nr_hw_queues x @queue_depth requests.  Its reference or -errno. */
+long long lxd_kblk_alloc_tag_set(unsigned int nr_hw_queues, unsigned int queue_depth,
+				 unsigned int flags);
+void lxd_kblk_free_tag_set(unsigned long long set);
+/* Kernel: a disk on @set with these limits.  Its reference or -errno. */
+long long lxd_kblk_alloc_disk(unsigned long long set, unsigned int lbs, unsigned int pbs,
+			      unsigned int max_hw_sectors, unsigned int max_segments);
+/* Kernel: name, capacity, add_disk.  add_disk's result. */
+int lxd_kblk_add_disk(unsigned long long disk, const char *name, unsigned long long capacity);
+void lxd_kblk_set_capacity(unsigned long long disk, unsigned long long sectors);
+void lxd_kblk_del_gendisk(unsigned long long disk);
+void lxd_kblk_put_disk(unsigned long long disk);
+/* Kernel: blk_mq_end_request / blk_mq_complete_request of a request the driver holds. */
+void lxd_kblk_end(unsigned long long rq, int status);
+void lxd_kblk_complete(unsigned long long rq);
+
+/*
+ * Domain: queue_rq for request @rq (index @hwq_tag = hwq << 16 | tag of
+ * tag set @set): op and flags, first sector, data in the arena.  Returns
+ * the blk_status_t queue_rq returned.
+ */
+int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned int hwq_tag,
+		      unsigned int cmd_flags, unsigned long long sector, void *buf, unsigned int bytes);
+/* Domain: ops->complete for the request at @hwq_tag of @set. */
+int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag);
+
+#endif

@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Isolated modules, kernel side: the domain, its dispatcher thread, the
+ * hand-off of calls from any kernel thread to it, the arena-backed data
+ * buffers, and what happens when the domain dies.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/printk.h>
+
+#include "iso.h"
+#include "lxds/util.h"
+
+/* Geometry: the data share must hold every skb and bounce buffer in flight. */
+#define ISO_ARENA_SIZE (128ul << 20)
+#define ISO_DOMAIN_SHARE (16ul << 20)
+#define ISO_SPILL_SHARE (8ul << 20)
+#define ISO_STACKS 1024u
+#define ISO_DOMAIN_CPU 1
+
+static _Thread_local struct lxd_iso *self;
+
+/* The one isolated module the generated glue can serve at a time (its stubs
+ * find their glue through one pointer per process: docs/isolation.md). */
+static pthread_mutex_t isos_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lxd_iso *live_iso;
+
+struct lxd_iso *lxd_iso_self(void)
+{
+	return self;
+}
+
+static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
+}
+
+/* ---- works ---------------------------------------------------------------------- */
+
+static void work_done(struct lxd_iso_work *w)
+{
+	/* seq_cst store, then seq_cst load of sleeping: pairs with the waiter's
+	 * store of sleeping then load of done (work_wait), so one of us sees the other. */
+	atomic_store(&w->done, 1);
+	if (atomic_load(&w->sleeping))
+		futex(&w->done, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+static void work_wait(struct lxd_iso_work *w)
+{
+	for (unsigned i = 0; i < 20000; i++) {
+		if (atomic_load_explicit(&w->done, memory_order_acquire))
+			return;
+		lxd_cpu_relax();
+	}
+	atomic_store(&w->sleeping, 1);
+	while (!atomic_load(&w->done)) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		futex(&w->done, FUTEX_WAIT_PRIVATE, 0, &ts);
+	}
+}
+
+static void run_work(void *arg)
+{
+	struct lxd_iso_work *w = arg;
+	bool wait = w->wait; /* a work nobody waits for may be freed by fn */
+	w->fn(self, w);
+	if (wait)
+		work_done(w);
+}
+
+int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	if (self == iso && w->wait) {
+		w->fn(iso, w);
+		return w->result;
+	}
+	/* A work nobody waits for is queued even on the dispatcher: run inline it
+	 * would nest (an end_io that resubmits would call queue_rq inside the
+	 * handler of the previous end, and so on, one level per I/O). */
+	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+	w->next = NULL;
+	pthread_mutex_lock(&iso->qlock);
+	if (iso->closed) {
+		pthread_mutex_unlock(&iso->qlock);
+		return w->result = -ENODEV;
+	}
+	if (iso->qtail)
+		iso->qtail->next = w;
+	else
+		iso->qhead = w;
+	iso->qtail = w;
+	pthread_mutex_unlock(&iso->qlock);
+	/* The dispatcher may be asleep on its channel's doorbell. */
+	struct lxd_chan *ch = self == iso ? NULL : lxd_domain_chan(iso->d);
+	if (ch)
+		lxd_chan_kick_self(ch);
+	if (!w->wait)
+		return 0;
+	work_wait(w);
+	return w->result;
+}
+
+static struct lxd_iso_work *take_works(struct lxd_iso *iso)
+{
+	pthread_mutex_lock(&iso->qlock);
+	struct lxd_iso_work *w = iso->qhead;
+	iso->qhead = iso->qtail = NULL;
+	pthread_mutex_unlock(&iso->qlock);
+	return w;
+}
+
+/* ---- the dispatcher --------------------------------------------------------------- */
+
+static void *dispatcher(void *arg)
+{
+	struct lxd_iso *iso = arg;
+	self = iso;
+	lxd_module_set_current(iso->mod);
+	struct lxd_async_config ac = {.stacks = ISO_STACKS};
+	struct lxd_ep_config cfg;
+	int rc = lxd_async_init(&ac);
+	if (!rc)
+		rc = lxd_glue_init(&iso->g, NULL, &iso->spill, iso->caps, iso->owner);
+	if (!rc)
+		rc = lxd_glue_attach(&iso->g, &lxd_glue_iface_lxd_iso_kernel, &cfg);
+	if (!rc)
+		rc = lxd_ep_init(&iso->ep, lxd_domain_chan(iso->d), &cfg);
+	atomic_store(&iso->start_rc, rc);
+	if (rc)
+		goto out;
+	iso->g.ep = &iso->ep;
+	struct lxd_chan *ch = lxd_domain_chan(iso->d);
+	struct lxd_finish f = LXD_FINISH_INIT;
+	unsigned idle = 0;
+	while (!atomic_load_explicit(&iso->stop, memory_order_acquire)) {
+		struct lxd_iso_work *w = take_works(iso);
+		bool busy = w != NULL;
+		while (w) {
+			struct lxd_iso_work *next = w->next;
+			lxd_async(&f, run_work, w);
+			w = next;
+		}
+		if (lxd_async_poll() > 0)
+			busy = true;
+		if (busy) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < 2000) {
+			lxd_cpu_relax();
+			continue;
+		}
+		/* Nothing for a while: sleep until the domain or a kernel thread
+		 * (lxd_chan_kick_self) rings.  The timeout bounds a kick that
+		 * lands between our last look at the queue and the sleep. */
+		int wr = lxd_chan_wait(ch, 1000 * 1000);
+		if (wr == -EIO) {
+			atomic_store(&iso->dead, true);
+			idle = 0;
+			sched_yield();
+		}
+	}
+	/* Refuse new works, fail the queued ones: the domain is gone. */
+	pthread_mutex_lock(&iso->qlock);
+	iso->closed = true;
+	pthread_mutex_unlock(&iso->qlock);
+	for (struct lxd_iso_work *w = take_works(iso); w;) {
+		struct lxd_iso_work *next = w->next;
+		lxd_async(&f, run_work, w); /* the channel is dead: each fails with -EIO at once */
+		w = next;
+	}
+	lxd_finish(&f);
+	lxd_ep_fini(&iso->ep);
+out:
+	lxd_glue_fini(&iso->g);
+	lxd_async_fini();
+	lxd_module_set_current(NULL);
+	self = NULL;
+	return NULL;
+}
+
+struct offload {
+	void (*fn)(void *);
+	void *arg;
+	_Atomic bool done;
+};
+
+static void *offload_main(void *p)
+{
+	struct offload *o = p;
+	o->fn(o->arg);
+	atomic_store_explicit(&o->done, true, memory_order_release);
+	return NULL;
+}
+
+void lxd_iso_offload(void (*fn)(void *), void *arg)
+{
+	struct offload o = {.fn = fn, .arg = arg};
+	pthread_t t;
+	if (!self || pthread_create(&t, NULL, offload_main, &o) != 0) {
+		fn(arg);
+		return;
+	}
+	/* Acquire: pairs with the helper's release store, so its effects are seen. */
+	while (!atomic_load_explicit(&o.done, memory_order_acquire))
+		lxd_yield();
+	pthread_join(t, NULL);
+}
+
+/* ---- capabilities ---------------------------------------------------------------- */
+
+void *lxd_iso_lookup(struct lxd_iso *iso, uint64_t ref, unsigned type)
+{
+	void *obj = NULL;
+	if (lxd_cap_lookup(iso->caps, iso->owner, ref, type, &obj) != 0)
+		return NULL;
+	return obj;
+}
+
+uint64_t lxd_iso_ref(struct lxd_iso *iso, void *obj, unsigned type)
+{
+	return lxd_cap_insert(iso->caps, obj, type);
+}
+
+void lxd_iso_unref(struct lxd_iso *iso, uint64_t ref, unsigned type)
+{
+	if (ref)
+		lxd_cap_revoke(iso->caps, ref, type);
+}
+
+/* ---- data buffers ------------------------------------------------------------------ */
+
+void *lxd_iso_data_alloc_in(struct lxd_iso *iso, size_t len)
+{
+	if (len == 0 || len > LXD_ARENA_BUF_MAX_LEN)
+		return NULL;
+	pthread_mutex_lock(&iso->data_lock);
+	void *p = lxd_arena_alloc(&iso->data, len);
+	pthread_mutex_unlock(&iso->data_lock);
+	if (p)
+		atomic_fetch_add(&iso->data_live, 1);
+	return p;
+}
+
+bool lxd_iso_data_contains(const struct lxd_iso *iso, const void *p, size_t len)
+{
+	return lxd_arena_contains(&iso->data, p, len);
+}
+
+void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len)
+{
+	struct lxd_iso *iso = lxd_module_iso(owner);
+	return iso ? lxd_iso_data_alloc_in(iso, len) : NULL;
+}
+
+static void iso_destroy(struct lxd_iso *iso);
+
+bool lxd_iso_data_free(void *p)
+{
+	pthread_mutex_lock(&isos_lock);
+	struct lxd_iso *iso = live_iso;
+	if (!iso || !lxd_arena_contains(&iso->data, p, 1)) {
+		pthread_mutex_unlock(&isos_lock);
+		return false;
+	}
+	pthread_mutex_lock(&iso->data_lock);
+	int rc = lxd_arena_free(&iso->data, p);
+	pthread_mutex_unlock(&iso->data_lock);
+	if (rc)
+		pr_err("lxd_data_free: %p is no live buffer of %s's arena\n", p, lxd_module_name(iso->mod));
+	bool last = !rc && atomic_fetch_sub(&iso->data_live, 1) == 1 && iso->orphaned;
+	if (last)
+		live_iso = NULL;
+	pthread_mutex_unlock(&isos_lock);
+	if (last)
+		iso_destroy(iso);
+	return true;
+}
+
+/* ---- death ---------------------------------------------------------------------------- */
+
+static void *reaper(void *arg)
+{
+	struct lxd_iso *iso = arg;
+	lxd_module_reap(iso->mod);
+	return NULL;
+}
+
+/* Monitor thread: the domain is gone.  Nothing here may wait for the dispatcher. */
+static void on_death(void *arg, struct lxd_domain *d)
+{
+	struct lxd_iso *iso = arg;
+	atomic_store(&iso->dead, true);
+	lxd_iso_blk_fail_inflight(iso);
+	if (atomic_load(&iso->stop))
+		return; /* an orderly stop or a failed load: the loader cleans up itself */
+	struct lxd_domain_status st;
+	lxd_domain_get_status(d, &st);
+	pr_err("module %s: domain died (%s): failed its I/O, unregistering its devices\n",
+	       lxd_module_name(iso->mod), st.reason);
+	/* Unregistering waits for ndo_stop and in-flight I/O: not on the monitor thread. */
+	if (!atomic_exchange(&iso->reaper_started, true) &&
+	    pthread_create(&iso->reaper, NULL, reaper, iso) != 0) {
+		atomic_store(&iso->reaper_started, false);
+		pr_err("module %s: cannot start the reaper thread\n", lxd_module_name(iso->mod));
+	}
+}
+
+/* ---- load / unload ------------------------------------------------------------------ */
+
+static int glue_path(char *buf, size_t len)
+{
+	const char *env = getenv("LXDS_KDOMAIN_GLUE");
+	int n = snprintf(buf, len, "%s", env ? env : LXDS_KDOMAIN_GLUE_DEFAULT);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static void w_param(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	(void)iso;
+	w->result = lxd_dmod_param((const char *)w->p);
+}
+
+static void w_init(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	(void)iso;
+	w->result = lxd_dmod_init();
+}
+
+static void w_exit(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	(void)iso;
+	w->result = lxd_dmod_exit();
+}
+
+static int call(struct lxd_iso *iso, lxd_iso_work_fn fn, void *p)
+{
+	struct lxd_iso_work w = {.fn = fn, .wait = true, .p = p};
+	return lxd_iso_run(iso, &w);
+}
+
+static void iso_destroy(struct lxd_iso *iso)
+{
+	if (iso->thr_started) {
+		atomic_store(&iso->stop, true);
+		struct lxd_chan *ch = lxd_domain_chan(iso->d);
+		if (ch)
+			lxd_chan_kick_self(ch);
+		pthread_join(iso->thr, NULL);
+	}
+	if (atomic_load(&iso->reaper_started))
+		pthread_join(iso->reaper, NULL);
+	lxd_arena_fini(&iso->data);
+	lxd_arena_fini(&iso->spill);
+	if (iso->d)
+		lxd_domain_destroy(iso->d);
+	pthread_mutex_destroy(&iso->qlock);
+	pthread_mutex_destroy(&iso->data_lock);
+	pthread_mutex_destroy(&iso->obj_lock);
+	free(iso);
+}
+
+static int split_arena(struct lxd_iso *iso)
+{
+	struct lxd_arena *k = lxd_domain_arena(iso->d);
+	if (k->share_len <= ISO_SPILL_SHARE)
+		return -EINVAL;
+	int rc = lxd_arena_init(&iso->spill, k->base, k->size, k->share_off, ISO_SPILL_SHARE);
+	if (!rc)
+		rc = lxd_arena_init(&iso->data, k->base, k->size, k->share_off + ISO_SPILL_SHARE,
+				    k->share_len - ISO_SPILL_SHARE);
+	return rc;
+}
+
+int lxd_iso_load(struct lxd_module *m, const char *path, const char *const *params, size_t nparams,
+		 struct lxd_iso **out)
+{
+	char glue[4096];
+	int rc = glue_path(glue, sizeof(glue));
+	if (rc)
+		return rc;
+	if (access(glue, R_OK) != 0) {
+		pr_err("module %s: the domain glue %s is missing\n", path, glue);
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&isos_lock);
+	if (live_iso) {
+		pthread_mutex_unlock(&isos_lock);
+		pr_err("module %s: another isolated module (%s) is loaded; one at a time for now\n",
+		       path, lxd_module_name(live_iso->mod));
+		return -EBUSY;
+	}
+	struct lxd_iso *iso = calloc(1, sizeof(*iso));
+	if (!iso) {
+		pthread_mutex_unlock(&isos_lock);
+		return -ENOMEM;
+	}
+	live_iso = iso;
+	pthread_mutex_unlock(&isos_lock);
+	iso->mod = m;
+	pthread_mutex_init(&iso->qlock, NULL);
+	pthread_mutex_init(&iso->data_lock, NULL);
+	pthread_mutex_init(&iso->obj_lock, NULL);
+	atomic_store(&iso->start_rc, 1);
+
+	const char *globs[] = {glue, NULL};
+	struct lxd_domain_opts o = {
+		.name = lxd_module_name(m),
+		.module = path,
+		.glue = globs,
+		.cpu = lxd_cpu_count() > 1 ? ISO_DOMAIN_CPU : -1,
+		.arena_size = ISO_ARENA_SIZE,
+		.arena_domain_share = ISO_DOMAIN_SHARE,
+		.on_death = on_death,
+		.on_death_arg = iso,
+	};
+	rc = lxd_domain_create(&o, &iso->d);
+	if (rc) {
+		pr_err("module %s: cannot start its domain (%d)\n", path, rc);
+		goto fail;
+	}
+	iso->caps = lxd_domain_caps(iso->d);
+	iso->owner = lxd_domain_id(iso->d);
+	rc = split_arena(iso);
+	if (rc)
+		goto fail;
+	rc = pthread_create(&iso->thr, NULL, dispatcher, iso);
+	if (rc) {
+		rc = -rc;
+		goto fail;
+	}
+	iso->thr_started = true;
+	while ((rc = atomic_load(&iso->start_rc)) == 1)
+		sched_yield();
+	if (rc)
+		goto fail;
+	for (size_t i = 0; i < nparams; i++) {
+		rc = call(iso, w_param, (void *)params[i]);
+		if (rc) {
+			pr_err("module %s: bad parameter '%s' (%s)\n", lxd_module_name(m), params[i],
+			       rc == -ENOENT ? "no such parameter" : "bad value");
+			goto fail;
+		}
+	}
+	rc = call(iso, w_init, NULL);
+	if (rc > 0 || rc < -4095)
+		rc = -EINVAL;
+	if (rc)
+		goto fail;
+	iso->module_live = true;
+	*out = iso;
+	return 0;
+fail:
+	/* What init registered before failing is released by the loader (owner cleanup);
+	 * stop the domain first so nothing calls into it any more. */
+	atomic_store(&iso->stop, true);
+	if (iso->d)
+		lxd_domain_kill(iso->d); /* -ESRCH when it is not running: fine */
+	atomic_store(&iso->dead, true);
+	lxd_iso_blk_fail_inflight(iso);
+	*out = iso; /* the loader calls lxd_iso_release after its owner cleanup */
+	return rc;
+}
+
+int lxd_iso_unload_exit(struct lxd_iso *iso)
+{
+	int rc = -EIO;
+	if (iso->module_live && !atomic_load(&iso->dead)) {
+		rc = call(iso, w_exit, NULL);
+		iso->module_live = false;
+	}
+	return rc;
+}
+
+void lxd_iso_stop(struct lxd_iso *iso)
+{
+	/* Orderly: the exit already ran; end the process (killed past the hang deadline). */
+	atomic_store(&iso->stop, true);
+	if (!atomic_load(&iso->dead))
+		lxd_domain_stop(iso->d);
+	atomic_store(&iso->dead, true);
+	lxd_iso_blk_fail_inflight(iso);
+}
+
+void lxd_iso_release(struct lxd_iso *iso)
+{
+	if (!iso)
+		return;
+	atomic_store(&iso->stop, true);
+	if (atomic_load(&iso->reaper_started))
+		pthread_join(iso->reaper, NULL);
+	atomic_store(&iso->reaper_started, false);
+	lxd_iso_blk_release(iso);
+	pthread_mutex_lock(&isos_lock);
+	bool keep = atomic_load(&iso->data_live) > 0;
+	if (keep) {
+		/* Someone still holds buffers in this arena: keep it mapped until the last goes. */
+		pr_err("module %s unloaded with %ld data buffer(s) in its arena: kept until freed\n",
+		       lxd_module_name(iso->mod), atomic_load(&iso->data_live));
+		iso->orphaned = true;
+		iso->mod = NULL;
+	} else {
+		live_iso = NULL;
+	}
+	pthread_mutex_unlock(&isos_lock);
+	if (!keep)
+		iso_destroy(iso);
+}
+
+int lxd_iso_kill(struct lxd_iso *iso)
+{
+	return lxd_domain_kill(iso->d);
+}
+
+int lxd_iso_set_xmit_mode(struct lxd_iso *iso, enum lxd_xmit_mode mode)
+{
+	if (mode != LXD_XMIT_SYNC && mode != LXD_XMIT_ASYNC)
+		return -EINVAL;
+	atomic_store(&iso->xmit_mode, (int)mode);
+	return 0;
+}
+
+enum lxd_xmit_mode lxd_iso_get_xmit_mode(const struct lxd_iso *iso)
+{
+	return (enum lxd_xmit_mode)atomic_load(&iso->xmit_mode);
+}
+
+bool lxd_iso_alive(const struct lxd_iso *iso)
+{
+	return !atomic_load(&((struct lxd_iso *)iso)->dead);
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel side of an isolated module (kernel/isolated/): one domain per
+ * module, one dispatcher thread per domain that owns the async runtime and
+ * the generated glue, and the per-subsystem proxies (iso_net.c, iso_blk.c)
+ * that stand in for the driver's ops tables inside the kernel.
+ *
+ * Threads.  The async runtime and an endpoint belong to one OS thread, but
+ * the kernel calls into a driver from many (the caller of dev_open, the
+ * packet generator, the softirq thread, the end_io callbacks).  So every
+ * call into the domain is a work item handed to the domain's dispatcher
+ * thread (lxd_iso_run), which runs it in a lightweight thread: many calls
+ * are in flight at once, and requests from the domain (alloc_netdev,
+ * blk_mq_end_request, ...) are served by the same thread, nested or not.
+ * Code already on the dispatcher thread calls directly.
+ */
+#ifndef LXDS_KERNEL_ISOLATED_ISO_H
+#define LXDS_KERNEL_ISOLATED_ISO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lxds/arena.h"
+#include "lxds/async.h"
+#include "lxds/cap.h"
+#include "lxds/domain.h"
+#include "lxds/glue.h"
+#include "lxds/kernel.h"
+
+#include "../internal.h"
+#include "lxd_iso_if.h"
+
+struct lxd_iso;
+struct lxd_iso_work;
+
+typedef void (*lxd_iso_work_fn)(struct lxd_iso *iso, struct lxd_iso_work *w);
+
+/* A call into the domain, run by the dispatcher thread. */
+struct lxd_iso_work {
+	lxd_iso_work_fn fn;
+	struct lxd_iso_work *next;
+	_Atomic uint32_t done;     /* futex word: 1 once fn has run (waited-for works only) */
+	_Atomic uint32_t sleeping; /* the waiter sleeps on done */
+	bool wait;                 /* someone waits: signal done; else fn owns (frees) the work */
+	int result;
+	uint64_t a[4];
+	void *p, *q;
+};
+
+struct iso_blk_set;
+
+struct lxd_iso {
+	struct lxd_module *mod;
+	struct lxd_domain *d;
+	struct lxd_cap_table *caps;
+	uint32_t owner;
+	/* The kernel's share of the arena, split: data buffers (any thread, locked) and the
+	 * glue's spilled calls (the dispatcher thread only). */
+	struct lxd_arena data, spill;
+	pthread_mutex_t data_lock;
+	atomic_long data_live;
+	/* The dispatcher. */
+	pthread_t thr;
+	bool thr_started;
+	_Atomic bool stop;
+	_Atomic bool dead;        /* the domain died (or was stopped): calls fail with -EIO */
+	pthread_mutex_t qlock;
+	struct lxd_iso_work *qhead, *qtail;
+	bool closed;              /* the dispatcher is gone: works are refused */
+	_Atomic int start_rc;     /* 1 while starting, then its result */
+	struct lxd_glue g;
+	struct lxd_ep ep;
+	/* Death: a reaper thread unregisters what the module left behind. */
+	pthread_t reaper;
+	_Atomic bool reaper_started;
+	/* Objects (dispatcher thread, or under obj_lock for the death path). */
+	pthread_mutex_t obj_lock;
+	struct iso_blk_set *sets;
+	_Atomic int xmit_mode;    /* enum lxd_xmit_mode */
+	bool module_live;         /* init succeeded, exit not run */
+	bool orphaned;            /* unloaded while data buffers live: destroy on the last free */
+};
+
+/* The iso whose dispatcher thread this is, or NULL. */
+struct lxd_iso *lxd_iso_self(void);
+
+/*
+ * Run @w->fn on @iso's dispatcher: directly when already there and
+ * waited for, else queued.  With @w->wait, waits for it and returns w->result; else returns
+ * 0 once queued (the work then belongs to fn) or -ENODEV when the
+ * dispatcher is gone (the work is not run: the caller still owns it).
+ */
+int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w);
+
+/*
+ * Run @fn(@arg), which may block the OS thread (del_gendisk waits for
+ * in-flight I/O whose completions this very thread must serve): on the
+ * dispatcher it runs on a helper thread while the caller yields to the
+ * runtime; elsewhere directly.
+ */
+void lxd_iso_offload(void (*fn)(void *), void *arg);
+
+/* Look up @ref as the domain's reference to a kernel object of @type.  The object or NULL. */
+void *lxd_iso_lookup(struct lxd_iso *iso, uint64_t ref, unsigned type);
+/* Enter @obj of @type in the domain's table.  The reference, 0 on failure. */
+uint64_t lxd_iso_ref(struct lxd_iso *iso, void *obj, unsigned type);
+void lxd_iso_unref(struct lxd_iso *iso, uint64_t ref, unsigned type);
+
+/* Arena data buffers of @iso (lock held inside). */
+void *lxd_iso_data_alloc_in(struct lxd_iso *iso, size_t len);
+bool lxd_iso_data_contains(const struct lxd_iso *iso, const void *p, size_t len);
+
+/* ---- per subsystem ---- */
+
+/* The proxy ops tables installed on an isolated driver's kernel objects. */
+extern const struct net_device_ops lxd_iso_netdev_ops;
+
+/* The domain died: end every request it holds with an error. */
+void lxd_iso_blk_fail_inflight(struct lxd_iso *iso);
+/* Free the tag sets the module left (after its disks are gone). */
+void lxd_iso_blk_release(struct lxd_iso *iso);
+
+/* The generated kernel glue. */
+extern const struct lxd_glue_iface lxd_glue_iface_lxd_iso_kernel;
+
+#endif

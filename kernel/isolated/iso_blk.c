@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Block, kernel side of an isolated driver.  The driver's tag set lives in
+ * its domain; the kernel builds its own from what the domain asks for,
+ * with proxy blk_mq_ops: queue_rq hands the request to the dispatcher and
+ * returns at once (many in flight), the domain's blk_mq_end_request comes
+ * back as a message.  Request data must be in the domain's arena: buffers
+ * from lxd_data_alloc(module) cross as they are; any other buffer is
+ * bounced through an arena copy (copied in for writes, out for reads).
+ *
+ * Each request's capability reference is made once, with the tag set;
+ * the domain names requests only by it, and the kernel accepts an end or
+ * complete only for a request the domain holds (inflight), exactly once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/blk-mq.h>
+#include <linux/printk.h>
+
+#include "iso.h"
+
+struct iso_blk_set;
+
+struct iso_rq {
+	struct lxd_iso_work qw;   /* queue_rq, then complete: one at a time per request */
+	struct lxd_iso_work cw;
+	struct request *rq;
+	struct iso_blk_set *set;
+	uint64_t ref;
+	_Atomic int inflight;     /* 1 from queue_rq until ended: who clears it ends it */
+	void *bounce;
+	unsigned hwq_tag;
+};
+
+struct iso_blk_set {
+	struct blk_mq_tag_set ts; /* the kernel's own tag set */
+	struct lxd_iso *iso;
+	uint64_t ref;
+	unsigned nq, depth;
+	struct iso_rq *rqs;
+	struct iso_blk_set *next;
+};
+
+struct iso_disk {
+	struct gendisk *disk;
+	uint64_t ref;
+	struct iso_disk *next;
+};
+
+static struct iso_disk *iso_disks; /* guarded by the iso's obj_lock; one iso at a time */
+
+static struct iso_rq *rq_of(struct request *rq)
+{
+	struct iso_blk_set *s = rq->mq_hctx->lxd_set->driver_data;
+	return &s->rqs[rq->mq_hctx->queue_num * s->depth + (unsigned)rq->tag];
+}
+
+/* Copy between the request's segments and a contiguous buffer. */
+static void copy_segs(struct request *rq, void *buf, bool to_buf)
+{
+	char *p = buf;
+	for (unsigned i = 0; i < rq->nr_bvecs; i++) {
+		void *seg = bvec_virt(&rq->bvecs[i]);
+		if (to_buf)
+			memcpy(p, seg, rq->bvecs[i].bv_len);
+		else
+			memcpy(seg, p, rq->bvecs[i].bv_len);
+		p += rq->bvecs[i].bv_len;
+	}
+}
+
+/* End @r with @status if the domain still held it (exactly once). */
+static void finish(struct iso_rq *r, blk_status_t status)
+{
+	if (atomic_exchange(&r->inflight, 0) != 1)
+		return;
+	struct request *rq = r->rq;
+	void *b = r->bounce;
+	r->bounce = NULL;
+	if (b) {
+		if (status == BLK_STS_OK && !op_is_write(req_op(rq)) && req_op(rq) == REQ_OP_READ)
+			copy_segs(rq, b, false);
+		lxd_iso_data_free(b);
+	}
+	blk_mq_end_request(rq, status);
+}
+
+/* The data as one arena range: the segments themselves, or a bounce copy.  0 or -ENOMEM. */
+static int map_data(struct lxd_iso *iso, struct iso_rq *r, void **buf)
+{
+	struct request *rq = r->rq;
+	unsigned bytes = blk_rq_bytes(rq);
+	*buf = NULL;
+	if (!rq->nr_bvecs || (req_op(rq) != REQ_OP_READ && req_op(rq) != REQ_OP_WRITE))
+		return 0;
+	char *start = bvec_virt(&rq->bvecs[0]), *end = start;
+	bool contiguous = true;
+	for (unsigned i = 0; i < rq->nr_bvecs && contiguous; i++) {
+		contiguous = (char *)bvec_virt(&rq->bvecs[i]) == end;
+		end += rq->bvecs[i].bv_len;
+	}
+	if (contiguous && (unsigned)(end - start) == bytes && lxd_iso_data_contains(iso, start, bytes)) {
+		*buf = start;
+		return 0;
+	}
+	r->bounce = lxd_iso_data_alloc_in(iso, bytes);
+	if (!r->bounce)
+		return -ENOMEM;
+	if (op_is_write(req_op(rq)))
+		copy_segs(rq, r->bounce, true);
+	*buf = r->bounce;
+	return 0;
+}
+
+static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	struct iso_rq *r = w->p;
+	/* Everything the call needs is copied first: once the driver ends the
+	 * request, its tag (and this work) may be reused by the next I/O. */
+	uint64_t set = w->a[0], ref = w->a[1], sector = w->a[2], pack = w->a[3];
+	void *buf = w->q;
+	int rc;
+	for (unsigned tries = 0;; tries++) {
+		rc = lxd_dblk_queue_rq(set, ref, r->hwq_tag, (unsigned)(pack >> 32), sector, buf,
+				       (unsigned)pack);
+		if ((rc != BLK_STS_RESOURCE && rc != BLK_STS_DEV_RESOURCE) || tries > 10000)
+			break;
+		lxd_yield(); /* the driver is out of resources: let completions run, retry */
+	}
+	(void)iso;
+	if (rc < 0)
+		finish(r, BLK_STS_IOERR);   /* the domain is dead or refused the call */
+	else if (rc != BLK_STS_OK)
+		finish(r, (blk_status_t)rc); /* the driver refused it and did not end it */
+}
+
+static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
+{
+	struct iso_blk_set *s = hctx->lxd_set->driver_data;
+	struct lxd_iso *iso = s->iso;
+	struct iso_rq *r = rq_of(bd->rq);
+	if (!lxd_iso_alive(iso))
+		return BLK_STS_IOERR;
+	r->rq = bd->rq;
+	void *buf;
+	if (map_data(iso, r, &buf))
+		return BLK_STS_RESOURCE; /* arena full: the core retries */
+	r->qw = (struct lxd_iso_work){.fn = w_queue_rq, .p = r, .q = buf};
+	r->qw.a[0] = s->ref;
+	r->qw.a[1] = r->ref;
+	r->qw.a[2] = blk_rq_pos(bd->rq);
+	r->qw.a[3] = (uint64_t)bd->rq->cmd_flags << 32 | blk_rq_bytes(bd->rq);
+	atomic_store(&r->inflight, 1);
+	if (lxd_iso_run(iso, &r->qw) != 0) {
+		if (atomic_exchange(&r->inflight, 0) == 1 && r->bounce) {
+			lxd_iso_data_free(r->bounce);
+			r->bounce = NULL;
+		}
+		return BLK_STS_IOERR;
+	}
+	return BLK_STS_OK;
+}
+
+static void w_complete(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	(void)iso;
+	struct iso_rq *r = w->p;
+	if (lxd_dblk_complete(w->a[0], r->hwq_tag) < 0)
+		finish(r, BLK_STS_IOERR);
+}
+
+/* Softirq context: the domain asked for blk_mq_complete_request; its complete op runs there. */
+static void proxy_complete(struct request *rq)
+{
+	struct iso_rq *r = rq_of(rq);
+	struct lxd_iso *iso = r->set->iso;
+	r->cw = (struct lxd_iso_work){.fn = w_complete, .p = r};
+	r->cw.a[0] = r->set->ref;
+	if (!lxd_iso_alive(iso) || lxd_iso_run(iso, &r->cw) != 0)
+		finish(r, BLK_STS_IOERR);
+}
+
+static int proxy_init_request(struct blk_mq_tag_set *set, struct request *rq, unsigned int hctx_idx,
+			      unsigned int numa_node)
+{
+	(void)numa_node;
+	struct iso_blk_set *s = set->driver_data;
+	struct iso_rq *r = &s->rqs[hctx_idx * s->depth + (unsigned)rq->tag];
+	r->rq = rq;
+	return 0;
+}
+
+static const struct blk_mq_ops proxy_ops = {
+	.queue_rq = proxy_queue_rq,
+	.complete = proxy_complete,
+	.init_request = proxy_init_request,
+};
+
+/* ---- what the domain calls (the generated handlers call these) ---- */
+
+static void free_set(struct lxd_iso *iso, struct iso_blk_set *s, bool allocated)
+{
+	for (unsigned i = 0; i < s->nq * s->depth; i++)
+		lxd_iso_unref(iso, s->rqs[i].ref, LXD_ISO_T_REQ);
+	lxd_iso_unref(iso, s->ref, LXD_ISO_T_TAGSET);
+	if (allocated)
+		blk_mq_free_tag_set(&s->ts);
+	free(s->rqs);
+	free(s);
+}
+
+long long lxd_kblk_alloc_tag_set(unsigned int nr_hw_queues, unsigned int queue_depth, unsigned int flags)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	if (!iso || nr_hw_queues < 1 || nr_hw_queues > 256 || queue_depth < 1 || queue_depth > 4096)
+		return -EINVAL;
+	struct iso_blk_set *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->iso = iso;
+	s->nq = nr_hw_queues;
+	s->depth = queue_depth;
+	s->rqs = calloc((size_t)s->nq * s->depth, sizeof(*s->rqs));
+	s->ts.ops = &proxy_ops;
+	s->ts.nr_hw_queues = nr_hw_queues;
+	s->ts.queue_depth = queue_depth;
+	s->ts.flags = flags;
+	s->ts.numa_node = NUMA_NO_NODE;
+	s->ts.driver_data = s;
+	int err = s->rqs ? 0 : -ENOMEM;
+	for (unsigned i = 0; !err && i < s->nq * s->depth; i++) {
+		struct iso_rq *r = &s->rqs[i];
+		r->set = s;
+		r->hwq_tag = (i / s->depth) << 16 | (i % s->depth);
+		r->ref = lxd_iso_ref(iso, r, LXD_ISO_T_REQ);
+		if (!r->ref)
+			err = -ENOMEM;
+	}
+	s->ref = err ? 0 : lxd_iso_ref(iso, s, LXD_ISO_T_TAGSET);
+	if (!err && !s->ref)
+		err = -ENOMEM;
+	if (err) {
+		free_set(iso, s, false);
+		return err;
+	}
+	err = blk_mq_alloc_tag_set(&s->ts);
+	if (err) {
+		free_set(iso, s, false);
+		return err;
+	}
+	pthread_mutex_lock(&iso->obj_lock);
+	s->next = iso->sets;
+	iso->sets = s;
+	pthread_mutex_unlock(&iso->obj_lock);
+	return (long long)s->ref;
+}
+
+void lxd_kblk_free_tag_set(unsigned long long set)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	struct iso_blk_set *s = iso ? lxd_iso_lookup(iso, set, LXD_ISO_T_TAGSET) : NULL;
+	if (!s)
+		return;
+	pthread_mutex_lock(&iso->obj_lock);
+	struct iso_blk_set **pp = &iso->sets;
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	pthread_mutex_unlock(&iso->obj_lock);
+	free_set(iso, s, true);
+}
+
+long long lxd_kblk_alloc_disk(unsigned long long set, unsigned int lbs, unsigned int pbs,
+			      unsigned int max_hw_sectors, unsigned int max_segments)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	struct iso_blk_set *s = iso ? lxd_iso_lookup(iso, set, LXD_ISO_T_TAGSET) : NULL;
+	if (!s)
+		return -EBADF;
+	struct iso_disk *id = calloc(1, sizeof(*id));
+	if (!id)
+		return -ENOMEM;
+	struct queue_limits lim = {.logical_block_size = lbs, .physical_block_size = pbs,
+				   .max_hw_sectors = max_hw_sectors, .max_segments = max_segments};
+	struct gendisk *disk = blk_mq_alloc_disk(&s->ts, &lim, NULL);
+	if (IS_ERR(disk)) {
+		free(id);
+		return PTR_ERR(disk);
+	}
+	id->disk = disk;
+	id->ref = lxd_iso_ref(iso, disk, LXD_ISO_T_DISK);
+	if (!id->ref) {
+		put_disk(disk);
+		free(id);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&iso->obj_lock);
+	id->next = iso_disks;
+	iso_disks = id;
+	pthread_mutex_unlock(&iso->obj_lock);
+	return (long long)id->ref;
+}
+
+static struct gendisk *disk_of(unsigned long long ref)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	return iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_DISK) : NULL;
+}
+
+int lxd_kblk_add_disk(unsigned long long disk, const char *name, unsigned long long capacity)
+{
+	struct gendisk *d = disk_of(disk);
+	if (!d || !name)
+		return -EINVAL;
+	snprintf(d->disk_name, sizeof(d->disk_name), "%s", name);
+	set_capacity(d, capacity);
+	return add_disk(d);
+}
+
+void lxd_kblk_set_capacity(unsigned long long disk, unsigned long long sectors)
+{
+	struct gendisk *d = disk_of(disk);
+	if (d)
+		set_capacity(d, sectors);
+}
+
+void lxd_kblk_del_gendisk(unsigned long long disk)
+{
+	struct gendisk *d = disk_of(disk);
+	if (d)
+		lxd_iso_offload((void (*)(void *))del_gendisk, d); /* waits for in-flight I/O */
+}
+
+void lxd_kblk_put_disk(unsigned long long disk)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	struct gendisk *d = disk_of(disk);
+	if (!d)
+		return;
+	pthread_mutex_lock(&iso->obj_lock);
+	struct iso_disk **pp = &iso_disks, *id = NULL;
+	while (*pp && (*pp)->disk != d)
+		pp = &(*pp)->next;
+	if (*pp) {
+		id = *pp;
+		*pp = id->next;
+	}
+	pthread_mutex_unlock(&iso->obj_lock);
+	lxd_iso_unref(iso, disk, LXD_ISO_T_DISK);
+	free(id);
+	put_disk(d);
+}
+
+static struct iso_rq *req_of(unsigned long long ref)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	return iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_REQ) : NULL;
+}
+
+void lxd_kblk_end(unsigned long long rq, int status)
+{
+	struct iso_rq *r = req_of(rq);
+	if (!r)
+		return;
+	if (status < 0 || status > 255)
+		status = BLK_STS_IOERR;
+	if (atomic_load(&r->inflight) != 1)
+		pr_err("blk_mq_end_request from the domain: request %u is not in flight: ignored\n",
+		       r->hwq_tag);
+	finish(r, (blk_status_t)status);
+}
+
+void lxd_kblk_complete(unsigned long long rq)
+{
+	struct iso_rq *r = req_of(rq);
+	if (r && atomic_load(&r->inflight) == 1)
+		blk_mq_complete_request(r->rq);
+}
+
+/* ---- death and unload ---- */
+
+void lxd_iso_blk_fail_inflight(struct lxd_iso *iso)
+{
+	pthread_mutex_lock(&iso->obj_lock);
+	for (struct iso_blk_set *s = iso->sets; s; s = s->next)
+		for (unsigned i = 0; i < s->nq * s->depth; i++)
+			if (atomic_load(&s->rqs[i].inflight))
+				finish(&s->rqs[i], BLK_STS_IOERR);
+	pthread_mutex_unlock(&iso->obj_lock);
+}
+
+void lxd_iso_blk_release(struct lxd_iso *iso)
+{
+	/* The loader removed the disks (del_gendisk); free what the driver could not. */
+	pthread_mutex_lock(&iso->obj_lock);
+	struct iso_disk *disks = iso_disks;
+	struct iso_blk_set *sets = iso->sets;
+	iso_disks = NULL;
+	iso->sets = NULL;
+	pthread_mutex_unlock(&iso->obj_lock);
+	while (disks) {
+		struct iso_disk *next = disks->next;
+		put_disk(disks->disk);
+		free(disks);
+		disks = next;
+	}
+	while (sets) {
+		struct iso_blk_set *next = sets->next;
+		free_set(iso, sets, true);
+		sets = next;
+	}
+}

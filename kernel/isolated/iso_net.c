@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Net, kernel side of an isolated driver.  The kernel's struct net_device
+ * is the real one (registered, named, with queue and carrier state); the
+ * driver works on its domain's copy and its private area stays there.  At
+ * register_netdev the domain sends the fields the driver set up, and the
+ * kernel installs a proxy net_device_ops with exactly the ops the driver
+ * has: each proxy hands the call to the domain's dispatcher.
+ *
+ * Transmit: SYNC waits for the driver's answer; ASYNC queues the skb and
+ * returns NETDEV_TX_OK at once, so the dispatcher keeps many transmits in
+ * flight; a transmit the driver refuses, or that the domain's death
+ * fails, is dropped and counted in tx_dropped (async_dropped, added by the
+ * stats proxy).  skb data must be in the domain's arena: skbs allocated
+ * for the device are; any other is moved into it first.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/etherdevice.h>
+#include <linux/netdevice.h>
+
+#include "iso.h"
+
+/* The kernel's private area of an isolated driver's device (netdev_priv in the kernel). */
+struct iso_netdev {
+	struct lxd_iso *iso;
+	uint64_t ref;
+	struct net_device_ops ops; /* the proxies of the ops the driver has */
+	_Atomic uint64_t async_dropped;
+};
+
+static struct iso_netdev *nd_of(const struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
+/* Sync call of @fn on @dev's dispatcher with @a0/@a1.  Its result, or -EIO when dead. */
+static int sync_call(struct net_device *dev, lxd_iso_work_fn fn, uint64_t a1, void *p)
+{
+	struct iso_netdev *nd = nd_of(dev);
+	if (!lxd_iso_alive(nd->iso))
+		return -EIO;
+	struct lxd_iso_work w = {.fn = fn, .wait = true, .p = p};
+	w.a[0] = nd->ref;
+	w.a[1] = a1;
+	return lxd_iso_run(nd->iso, &w);
+}
+
+static void w_open(struct lxd_iso *iso, struct lxd_iso_work *w) { (void)iso; w->result = lxd_dnet_open(w->a[0]); }
+static void w_stop(struct lxd_iso *iso, struct lxd_iso_work *w) { (void)iso; w->result = lxd_dnet_stop(w->a[0]); }
+static void w_validate(struct lxd_iso *iso, struct lxd_iso_work *w) { (void)iso; w->result = lxd_dnet_validate_addr(w->a[0]); }
+static void w_mtu(struct lxd_iso *iso, struct lxd_iso_work *w) { (void)iso; w->result = lxd_dnet_change_mtu(w->a[0], (int)w->a[1]); }
+static void w_mac(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	(void)iso;
+	w->result = lxd_dnet_set_mac(w->a[0], w->a[1], (unsigned)w->a[2]);
+}
+
+static void w_stats(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	(void)iso;
+	w->result = lxd_dnet_get_stats(w->a[0], sizeof(struct rtnl_link_stats64) / 8, w->p);
+}
+
+static int proxy_open(struct net_device *dev) { return sync_call(dev, w_open, 0, NULL); }
+
+static int proxy_stop(struct net_device *dev)
+{
+	int rc = sync_call(dev, w_stop, 0, NULL);
+	return rc == -EIO ? 0 : rc; /* a dead driver is stopped */
+}
+
+static int proxy_validate(struct net_device *dev) { return sync_call(dev, w_validate, 0, NULL); }
+static int proxy_change_mtu(struct net_device *dev, int mtu) { return sync_call(dev, w_mtu, (uint64_t)mtu, NULL); }
+
+static int proxy_set_mac(struct net_device *dev, void *p)
+{
+	const struct sockaddr *sa = p;
+	uint64_t addr = 0;
+	for (int i = 0; i < ETH_ALEN; i++)
+		addr |= (uint64_t)(uint8_t)sa->sa_data[i] << (8 * i);
+	struct iso_netdev *nd = nd_of(dev);
+	if (!lxd_iso_alive(nd->iso))
+		return -EIO;
+	struct lxd_iso_work w = {.fn = w_mac, .wait = true};
+	w.a[0] = nd->ref;
+	w.a[1] = addr;
+	w.a[2] = sa->sa_family;
+	return lxd_iso_run(nd->iso, &w);
+}
+
+static void proxy_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *st)
+{
+	uint64_t words[sizeof(*st) / 8] = {0};
+	if (sync_call(dev, w_stats, 0, words) == 0)
+		memcpy(st, words, sizeof(*st));
+	st->tx_dropped += atomic_load(&nd_of(dev)->async_dropped);
+}
+
+/* ---- transmit ---- */
+
+/* Make sure the skb's buffer is in the domain's arena (move it there if not).  0 or -ENOMEM. */
+static int skb_to_arena(struct lxd_iso *iso, struct sk_buff *skb)
+{
+	size_t size = (size_t)(skb->end - skb->head);
+	if (lxd_iso_data_contains(iso, skb->head, size))
+		return 0;
+	unsigned char *h = lxd_iso_data_alloc_in(iso, size);
+	if (!h)
+		return -ENOMEM;
+	memcpy(h, skb->head, size);
+	atomic_fetch_add(&lxd_counts.data_buffers, 1); /* lxd_data_free below drops the old one */
+	lxd_data_free(skb->head);
+	skb->data = h + (skb->data - skb->head);
+	skb->tail = h + (skb->tail - skb->head);
+	skb->end = h + size;
+	skb->head = h;
+	return 0;
+}
+
+/*
+ * One transmit in the domain.  Returns the netdev_tx_t for the caller, with
+ * the skb freed by us when the driver freed its copy, and left alone when
+ * the driver kept it (it calls lxd_knet_consume later) or refused it.
+ * A dead domain: NETDEV_TX_BUSY (the skb is still the caller's).
+ */
+static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
+{
+	uint64_t sref = lxd_iso_ref(iso, skb, LXD_ISO_T_SKB);
+	if (!sref)
+		return NETDEV_TX_BUSY;
+	int rc = lxd_dnet_xmit(devref, sref, skb->head, (unsigned)(skb->end - skb->head),
+			       (unsigned)(skb->data - skb->head), skb->len, skb->protocol);
+	if (rc < 0 || !(rc & LXD_XMIT_CONSUMED)) {
+		if (rc < 0 || (rc & 0xff) != NETDEV_TX_OK) {
+			lxd_iso_unref(iso, sref, LXD_ISO_T_SKB);
+			return NETDEV_TX_BUSY;
+		}
+		return NETDEV_TX_OK; /* kept by the driver: its reference stays live */
+	}
+	lxd_iso_unref(iso, sref, LXD_ISO_T_SKB);
+	if (rc & LXD_XMIT_DROPPED)
+		kfree_skb(skb);
+	else
+		consume_skb(skb);
+	return NETDEV_TX_OK; /* the skb is gone whatever the driver said: never freed twice */
+}
+
+static void w_xmit_sync(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	w->result = xmit_one(iso, w->a[0], w->p);
+}
+
+static void w_xmit_async(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	struct sk_buff *skb = w->p;
+	struct iso_netdev *nd = w->q;
+	if (xmit_one(iso, w->a[0], skb) != NETDEV_TX_OK) {
+		atomic_fetch_add(&nd->async_dropped, 1);
+		kfree_skb(skb);
+	}
+	free(w);
+}
+
+static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct iso_netdev *nd = nd_of(dev);
+	struct lxd_iso *iso = nd->iso;
+	if (!lxd_iso_alive(iso) || skb_to_arena(iso, skb))
+		return NETDEV_TX_BUSY;
+	if (lxd_iso_get_xmit_mode(iso) == LXD_XMIT_SYNC || lxd_iso_self() == iso) {
+		struct lxd_iso_work w = {.fn = w_xmit_sync, .wait = true, .p = skb};
+		w.a[0] = nd->ref;
+		return (netdev_tx_t)lxd_iso_run(iso, &w);
+	}
+	struct lxd_iso_work *w = malloc(sizeof(*w));
+	if (!w)
+		return NETDEV_TX_BUSY;
+	*w = (struct lxd_iso_work){.fn = w_xmit_async, .p = skb, .q = nd};
+	w->a[0] = nd->ref;
+	if (lxd_iso_run(iso, w) != 0) {
+		free(w);
+		return NETDEV_TX_BUSY;
+	}
+	return NETDEV_TX_OK;
+}
+
+/* ---- what the domain calls ---- */
+
+static struct net_device *dev_of(unsigned long long ref)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	return iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_NETDEV) : NULL;
+}
+
+static void iso_setup(struct net_device *dev)
+{
+	(void)dev; /* the driver's setup runs on its copy, in the domain */
+}
+
+long long lxd_knet_alloc(const char *name)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	if (!iso || !name)
+		return -EINVAL;
+	struct net_device *dev = alloc_netdev(sizeof(struct iso_netdev), name, NET_NAME_ENUM, iso_setup);
+	if (!dev)
+		return -ENOMEM;
+	struct iso_netdev *nd = nd_of(dev);
+	nd->iso = iso;
+	nd->ref = lxd_iso_ref(iso, dev, LXD_ISO_T_NETDEV);
+	if (!nd->ref) {
+		free_netdev(dev);
+		return -ENOMEM;
+	}
+	return (long long)nd->ref;
+}
+
+int lxd_knet_register(unsigned long long ref, const unsigned char *cfgb, unsigned int n)
+{
+	struct net_device *dev = dev_of(ref);
+	struct lxd_net_cfg c;
+	if (!dev || !cfgb || n != sizeof(c))
+		return -EINVAL;
+	memcpy(&c, cfgb, sizeof(c));
+	if (c.addr_len > MAX_ADDR_LEN)
+		return -EINVAL;
+	dev->flags = c.flags;
+	dev->priv_flags = c.priv_flags;
+	dev->features = c.features;
+	dev->mtu = c.mtu;
+	dev->min_mtu = c.min_mtu;
+	dev->max_mtu = c.max_mtu;
+	dev->tx_queue_len = c.tx_queue_len;
+	dev->type = c.type;
+	dev->hard_header_len = c.hard_header_len;
+	dev->addr_len = c.addr_len;
+	memcpy(dev->dev_addr, c.dev_addr, sizeof(dev->dev_addr));
+	memcpy(dev->broadcast, c.broadcast, sizeof(dev->broadcast));
+	struct iso_netdev *nd = nd_of(dev);
+	struct net_device_ops *o = &nd->ops;
+	memset(o, 0, sizeof(*o));
+	if (c.ops & LXD_NET_HAS_OPEN) o->ndo_open = proxy_open;
+	if (c.ops & LXD_NET_HAS_STOP) o->ndo_stop = proxy_stop;
+	if (c.ops & LXD_NET_HAS_XMIT) o->ndo_start_xmit = proxy_xmit;
+	if (c.ops & LXD_NET_HAS_STATS) o->ndo_get_stats64 = proxy_get_stats64;
+	if (c.ops & LXD_NET_HAS_SET_MAC) o->ndo_set_mac_address = proxy_set_mac;
+	if (c.ops & LXD_NET_HAS_VALIDATE) o->ndo_validate_addr = proxy_validate;
+	if (c.ops & LXD_NET_HAS_MTU) o->ndo_change_mtu = proxy_change_mtu;
+	if (!o->ndo_start_xmit)
+		return -EINVAL; /* as natively: a device must transmit */
+	dev->netdev_ops = o;
+	return register_netdev(dev);
+}
+
+void lxd_knet_unregister(unsigned long long ref)
+{
+	struct net_device *dev = dev_of(ref);
+	if (dev)
+		unregister_netdev(dev);
+}
+
+void lxd_knet_free(unsigned long long ref)
+{
+	struct net_device *dev = dev_of(ref);
+	if (!dev)
+		return;
+	lxd_iso_unref(lxd_iso_self(), ref, LXD_ISO_T_NETDEV);
+	free_netdev(dev);
+}
+
+int lxd_knet_state(unsigned long long ref, unsigned int op)
+{
+	struct net_device *dev = dev_of(ref);
+	if (!dev)
+		return -EBADF;
+	switch (op) {
+	case LXD_NET_START_QUEUE: netif_start_queue(dev); return 0;
+	case LXD_NET_STOP_QUEUE: netif_stop_queue(dev); return 0;
+	case LXD_NET_WAKE_QUEUE: netif_wake_queue(dev); return 0;
+	case LXD_NET_CARRIER_ON: netif_carrier_on(dev); return 0;
+	case LXD_NET_CARRIER_OFF: netif_carrier_off(dev); return 0;
+	case LXD_NET_Q_STOPPED: return netif_queue_stopped(dev);
+	case LXD_NET_Q_CARRIER: return netif_carrier_ok(dev);
+	case LXD_NET_Q_RUNNING: return netif_running(dev);
+	default: return -EINVAL;
+	}
+}
+
+void lxd_knet_consume(unsigned long long ref, int dropped)
+{
+	struct lxd_iso *iso = lxd_iso_self();
+	struct sk_buff *skb = iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_SKB) : NULL;
+	if (!skb)
+		return;
+	lxd_iso_unref(iso, ref, LXD_ISO_T_SKB);
+	if (dropped)
+		kfree_skb(skb);
+	else
+		consume_skb(skb);
+}
+
+int lxd_knet_sync(unsigned long long ref, unsigned long long addr, unsigned int mtu)
+{
+	struct net_device *dev = dev_of(ref);
+	if (!dev)
+		return -EBADF;
+	for (int i = 0; i < ETH_ALEN; i++)
+		dev->dev_addr[i] = (unsigned char)(addr >> (8 * i));
+	dev->mtu = mtu;
+	return 0;
+}

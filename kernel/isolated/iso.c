@@ -25,6 +25,7 @@
 #define ISO_SPILL_SHARE (8ul << 20)
 #define ISO_STACKS 1024u
 #define ISO_DOMAIN_CPU 1
+#define ISO_KERNEL_CPU 0
 
 static _Thread_local struct lxd_iso *self;
 
@@ -100,10 +101,14 @@ int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
 		iso->qhead = w;
 	iso->qtail = w;
 	pthread_mutex_unlock(&iso->qlock);
-	/* The dispatcher may be asleep on its channel's doorbell. */
-	struct lxd_chan *ch = self == iso ? NULL : lxd_domain_chan(iso->d);
-	if (ch)
-		lxd_chan_kick_self(ch);
+	/* The dispatcher may be asleep on its channel's doorbell.  seq_cst load of
+	 * idle after the queue push (under qlock): pairs with the dispatcher's
+	 * seq_cst store of idle before it looks at the queue a last time. */
+	if (self != iso && atomic_load(&iso->idle)) {
+		struct lxd_chan *ch = lxd_domain_chan(iso->d);
+		if (ch)
+			lxd_chan_kick_self(ch);
+	}
 	if (!w->wait)
 		return 0;
 	work_wait(w);
@@ -126,6 +131,10 @@ static void *dispatcher(void *arg)
 	struct lxd_iso *iso = arg;
 	self = iso;
 	lxd_module_set_current(iso->mod);
+	/* Kernel side on CPU 0, the domain on CPU 1: both poll, and two pollers
+	 * sharing one CPU trade it in scheduler time slices (milliseconds). */
+	if (lxd_cpu_count() > 1)
+		lxd_pin_self(ISO_KERNEL_CPU);
 	struct lxd_async_config ac = {.stacks = ISO_STACKS};
 	struct lxd_ep_config cfg;
 	int rc = lxd_async_init(&ac);
@@ -163,7 +172,12 @@ static void *dispatcher(void *arg)
 		/* Nothing for a while: sleep until the domain or a kernel thread
 		 * (lxd_chan_kick_self) rings.  The timeout bounds a kick that
 		 * lands between our last look at the queue and the sleep. */
-		int wr = lxd_chan_wait(ch, 1000 * 1000);
+		atomic_store(&iso->idle, true);
+		pthread_mutex_lock(&iso->qlock);
+		bool queued = iso->qhead != NULL;
+		pthread_mutex_unlock(&iso->qlock);
+		int wr = queued ? 0 : lxd_chan_wait(ch, 1000 * 1000);
+		atomic_store(&iso->idle, false);
 		if (wr == -EIO) {
 			atomic_store(&iso->dead, true);
 			idle = 0;

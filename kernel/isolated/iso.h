@@ -69,6 +69,7 @@ struct lxd_iso {
 	pthread_mutex_t qlock;
 	struct lxd_iso_work *qhead, *qtail;
 	bool closed;              /* the dispatcher is gone: works are refused */
+	_Atomic bool idle;        /* the dispatcher is about to sleep: kick it */
 	_Atomic int start_rc;     /* 1 while starting, then its result */
 	struct lxd_glue g;
 	struct lxd_ep ep;

@@ -376,9 +376,14 @@ void lxd_kblk_end(unsigned long long rq, int status)
 
 void lxd_kblk_complete(unsigned long long rq)
 {
+	/* "Complete in another context": natively the softirq thread calls
+	 * ops->complete; for a driver in a domain the complete call is queued
+	 * on the dispatcher instead, which answers the domain first and then
+	 * calls complete in a fresh handler there.  Same order, no detour
+	 * through a third thread (a futex wake per request). */
 	struct iso_rq *r = req_of(rq);
 	if (r && atomic_load(&r->inflight) == 1)
-		blk_mq_complete_request(r->rq);
+		proxy_complete(r->rq);
 }
 
 /* ---- death and unload ---- */

@@ -19,7 +19,8 @@ struct iogen;
 struct slot {
 	struct lxd_blk_io io;
 	struct iogen *g;
-	uint64_t block; /* block index of the I/O in flight */
+	uint64_t block;    /* block index of the I/O in flight */
+	struct slot *next; /* on this thread's deferred list (see submit) */
 };
 
 struct iogen {
@@ -89,14 +90,37 @@ static bool prepare_locked(struct iogen *g, struct slot *s)
 
 static void end_io(struct lxd_blk_io *io);
 
+/*
+ * A driver that completes inside queue_rq (null_blk irqmode=0) calls end_io
+ * from inside lxd_blk_submit, and end_io submits the next I/O: submitting
+ * right there would recurse once per I/O and overflow the stack on long
+ * runs.  So a submit made while this thread is already submitting is
+ * queued, and the outermost submit issues the queue in a loop.
+ */
+static __thread struct slot *deferred;
+static __thread bool submitting;
+
 /* Submit @s's I/O; a rejection counts as a completed error (lock not held). */
 static void submit(struct iogen *g, struct slot *s)
 {
-	int err = lxd_blk_submit(g->disk, &s->io);
-	if (err) {
-		s->io.error = err;
-		end_io(&s->io);
+	(void)g;
+	if (submitting) {
+		s->next = deferred;
+		deferred = s;
+		return;
 	}
+	submitting = true;
+	while (s) {
+		int err = lxd_blk_submit(s->g->disk, &s->io);
+		if (err) {
+			s->io.error = err;
+			end_io(&s->io);
+		}
+		s = deferred;
+		if (s)
+			deferred = s->next;
+	}
+	submitting = false;
 }
 
 static void end_io(struct lxd_blk_io *io)

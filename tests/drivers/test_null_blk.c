@@ -4,6 +4,7 @@
  * geometry from parameters, data integrity in memory-backed mode with many
  * I/Os in flight (every completion mode), out-of-range and misaligned I/O
  * errors, discard, parameter errors, and unload with I/O in flight.
+ * Isolated only: killing the driver's domain in the middle of I/O.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -163,6 +164,22 @@ static void test_random_read_write(void **state)
 	unload(m);
 }
 
+/* Completion inside queue_rq: each completion submits the next I/O.  A long
+ * run must not recurse once per I/O (it used to overflow the stack). */
+static void test_long_inline_run(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	const char *p[] = {"irqmode=0", "submit_queues=1"};
+	struct gendisk *d = load_disk(&m, p, 2);
+	struct lxd_iogen_result r;
+	struct lxd_iogen_opts o = {.rw = LXD_IOGEN_RANDREAD, .ios = 300000, .qd = 4, .seed = 9};
+	assert_int_equal(lxd_iogen(d, &o, &r), 0);
+	assert_int_equal(r.done, 300000);
+	assert_int_equal(r.errors, 0);
+	unload(m);
+}
+
 static void test_bad_params(void **state)
 {
 	(void)state;
@@ -216,6 +233,67 @@ static void test_unload_with_io_in_flight(void **state)
 	assert_kernel_clean();
 }
 
+static bool disk_gone(void *arg)
+{
+	(void)arg;
+	return lxd_blk_get_disk("nullb0") == NULL;
+}
+
+/*
+ * Isolated only: kill the driver's domain with I/Os in flight (20 ms timers
+ * in the domain).  Each completes exactly once, with -EIO; the kernel
+ * removes the disk and stays up; the module unloads cleanly and a reload
+ * serves again, data integrity included.
+ */
+static void test_kill_with_io_in_flight(void **state)
+{
+	(void)state;
+	if (test_mode != LXD_MODULE_ISOLATED) {
+		skip(); /* a native driver cannot be killed without the kernel */
+		return;
+	}
+	struct lxd_module *m;
+	const char *p[] = {"size=4", "irqmode=2", "completion_nsec=20000000", "hw_queue_depth=32"};
+	struct gendisk *d = load_disk(&m, p, 4);
+	enum { N = 32 };
+	static struct lxd_blk_io ios[N];
+	struct inflight s = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+	void *buf = lxd_data_alloc(m, 4096);
+	assert_non_null(buf);
+	for (int i = 0; i < N; i++) {
+		ios[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .sector = (uint64_t)i * 8, .len = 4096,
+					     .buf = buf, .end_io = count_end_io, .private = &s};
+		assert_int_equal(lxd_blk_submit(d, &ios[i]), 0);
+	}
+	assert_true(lxd_module_alive(m));
+	assert_int_equal(lxd_module_kill(m), 0);
+	assert_false(lxd_module_alive(m));
+	assert_true(wait_until(disk_gone, NULL));
+	/* Every I/O completed, each once; the ones the dead driver held with -EIO. */
+	pthread_mutex_lock(&s.lock);
+	unsigned done = s.done, ok = s.ok;
+	pthread_mutex_unlock(&s.lock);
+	assert_int_equal(done, N);
+	assert_true(ok < N);
+	for (int i = 0; i < N; i++)
+		assert_true(ios[i].error == 0 || ios[i].error == -EIO);
+	/* The disk is gone: new I/O is refused, nothing hangs. */
+	assert_int_equal(lxd_blk_rw(d, REQ_OP_READ, 0, buf, 4096), -ENODEV);
+	assert_int_equal(lxd_module_kill(m), -ESRCH);
+	lxd_data_free(buf);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+	/* A reload serves again. */
+	const char *again[] = {"memory_backed=1", "size=16", "irqmode=1"};
+	d = load_disk(&m, again, 3);
+	struct lxd_iogen_opts o = {.rw = LXD_IOGEN_VERIFY, .ios = 500, .qd = 16, .seed = 5};
+	struct lxd_iogen_result r;
+	assert_int_equal(lxd_iogen(d, &o, &r), 0);
+	assert_int_equal(r.errors, 0);
+	assert_int_equal(r.mismatches, 0);
+	unload(m);
+}
+
 int main(void)
 {
 	driver_test_setup();
@@ -228,8 +306,10 @@ int main(void)
 		cmocka_unit_test(test_sync_rw_zero_fill_and_discard),
 		cmocka_unit_test(test_out_of_range_and_misaligned),
 		cmocka_unit_test(test_random_read_write),
+		cmocka_unit_test(test_long_inline_run),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_unload_with_io_in_flight),
+		cmocka_unit_test(test_kill_with_io_in_flight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,12 @@ void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len);
 /* Free @p if it is an arena data buffer (true), else false: not ours. */
 bool lxd_iso_data_free(void *p);
 
+/*
+ * Unregister (not free) @m's registered net devices: its domain died, but
+ * callers may still hold the device until the module is unloaded.  Returns how many.
+ */
+int lxd_net_unregister_owner(struct lxd_module *m);
+
 /* Called by the loader when @m is gone: unregister what it left behind.  Return how many. */
 int lxd_net_release_owner(struct lxd_module *m);
 int lxd_blk_release_owner(struct lxd_module *m);

@@ -64,7 +64,8 @@ void lxd_module_reap(struct lxd_module *m)
 	pthread_mutex_lock(&module_mutex);
 	struct lxd_module *was = current;
 	set_current(m);
-	lxd_net_release_owner(m);
+	/* Unregister only: the devices' memory stays until unload, for whoever holds them. */
+	lxd_net_unregister_owner(m);
 	lxd_blk_release_owner(m);
 	set_current(was);
 	pthread_mutex_unlock(&module_mutex);

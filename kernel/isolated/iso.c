@@ -533,7 +533,12 @@ void lxd_iso_release(struct lxd_iso *iso)
 
 int lxd_iso_kill(struct lxd_iso *iso)
 {
-	return lxd_domain_kill(iso->d);
+	if (atomic_load(&iso->dead))
+		return -ESRCH;
+	/* Dead from now on for new calls; the monitor's on_death fails what it held. */
+	int rc = lxd_domain_kill(iso->d);
+	atomic_store(&iso->dead, true);
+	return rc;
 }
 
 int lxd_iso_set_xmit_mode(struct lxd_iso *iso, enum lxd_xmit_mode mode)

@@ -352,7 +352,7 @@ struct net_device *lxd_net_owned(const struct lxd_module *m, unsigned idx)
 	return d;
 }
 
-int lxd_net_release_owner(struct lxd_module *m)
+int lxd_net_unregister_owner(struct lxd_module *m)
 {
 	int n = 0;
 	pthread_mutex_lock(&rtnl);
@@ -365,6 +365,12 @@ int lxd_net_release_owner(struct lxd_module *m)
 		n++;
 	}
 	pthread_mutex_unlock(&rtnl);
+	return n;
+}
+
+int lxd_net_release_owner(struct lxd_module *m)
+{
+	int n = lxd_net_unregister_owner(m);
 	/* Then free what it allocated and did not free (the module is going away: nobody else can). */
 	for (;;) {
 		pthread_mutex_lock(&all_lock);

@@ -7,8 +7,10 @@
 #ifndef LXDS_TEST_DRIVER_MODE_H
 #define LXDS_TEST_DRIVER_MODE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "lxds/kernel.h"
 
@@ -28,6 +30,22 @@ static inline void driver_test_setup(void)
 		fprintf(stderr, "LXDS_TEST_MODULE must name the driver .so\n");
 		exit(2);
 	}
+}
+
+/*
+ * Wait (polling, up to 20 s) until @done(@arg) is true.  Returns true if it
+ * became true.  Not a timing assertion: the bound only turns a hang into a
+ * failure.
+ */
+static inline bool wait_until(bool (*done)(void *arg), void *arg)
+{
+	for (int i = 0; i < 20000; i++) {
+		if (done(arg))
+			return true;
+		struct timespec ts = {0, 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return done(arg);
 }
 
 /* Load the module under test with @n parameters; returns lxd_module_load's result. */

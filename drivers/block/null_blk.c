@@ -15,6 +15,9 @@
  *                   2: timer, completion_nsec later
  *   completion_nsec timer delay for irqmode=2 (default 10000)
  *   memory_backed   store data (default 0)
+ *   crash_after     fault injection: a NULL dereference in queue_rq on the
+ *                   Nth request (0: off).  A real driver bug on demand, to
+ *                   show what isolation contains (lxds demo, tests).
  */
 #include <linux/blk-mq.h>
 #include <linux/container_of.h>
@@ -63,6 +66,12 @@ MODULE_PARM_DESC(completion_nsec, "Time in ns to complete a request in hardware.
 static bool memory_backed;
 module_param(memory_backed, bool, 0444);
 MODULE_PARM_DESC(memory_backed, "Store data in memory: reads return what was written");
+
+static unsigned long crash_after;
+module_param(crash_after, ulong, 0444);
+MODULE_PARM_DESC(crash_after, "Fault injection: NULL dereference on the Nth request (0: off)");
+static unsigned long requests_seen;
+static int *volatile crash_ptr; /* NULL; volatile so the compiler emits a real load */
 
 /* One store page: PAGE_SIZE bytes of the disk, allocated on first write. */
 #define NULLB_PAGE_SECTORS (PAGE_SIZE >> SECTOR_SHIFT)
@@ -203,6 +212,8 @@ static blk_status_t nullb_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	struct nullb *nb = hctx->driver_data;
 
 	blk_mq_start_request(rq);
+	if (crash_after && __atomic_add_fetch(&requests_seen, 1, __ATOMIC_RELAXED) == crash_after)
+		*crash_ptr = 0; /* the bug on demand: a NULL dereference */
 	cmd->status = nullb_handle(nb, rq);
 	switch (irqmode) {
 	case NULL_IRQ_SOFTIRQ:

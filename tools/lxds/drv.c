@@ -253,9 +253,9 @@ int lxd_cmd_blk(int argc, char **argv)
 	} else {
 		printf("%s (%s, %s): %llu sectors, %u-byte blocks\n", disk->disk_name, o.driver, mode_name(o.mode),
 		       (unsigned long long)get_capacity(disk), queue_logical_block_size(disk->queue));
-		printf("%s: %llu I/Os, qd %lu, %llu errors%s, %llu mismatches in %.3f s (%.1f kIOPS)\n", rwname[rw],
+		printf("%s: %llu I/Os, qd %lu, %llu errors%s%s%s, %llu mismatches in %.3f s (%.1f kIOPS)\n", rwname[rw],
 		       (unsigned long long)r.done, qd, (unsigned long long)r.errors,
-		       r.errors ? strerror(-r.first_error) : "", (unsigned long long)r.mismatches,
+		       r.errors ? " (first: " : "", r.errors ? strerror(-r.first_error) : "", r.errors ? ")" : "", (unsigned long long)r.mismatches,
 		       (double)r.ns / 1e9, kiops);
 	}
 	rc = r.errors || r.mismatches ? 1 : 0;

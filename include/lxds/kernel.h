@@ -70,9 +70,15 @@ int lxd_module_mode_parse(const char *s, enum lxd_module_mode *mode);
  * ASYNC  the caller queues the skb and returns NETDEV_TX_OK at once; the
  *        domain's dispatcher keeps many transmits in flight, and a driver
  *        that says busy has the skb dropped (counted in tx_dropped).
+ * BATCH  as ASYNC, and transmits queued back to back for one device cross
+ *        in one message (up to 64): fewer messages when the sender is
+ *        faster than the domain.
  * Native modules ignore it.  The default is ASYNC.
  */
-enum lxd_xmit_mode { LXD_XMIT_ASYNC = 0, LXD_XMIT_SYNC = 1 };
+enum lxd_xmit_mode { LXD_XMIT_ASYNC = 0, LXD_XMIT_SYNC = 1, LXD_XMIT_BATCH = 2 };
+
+/* "sync" / "async" / "batch" to a mode.  0 or -EINVAL. */
+int lxd_xmit_mode_parse(const char *s, enum lxd_xmit_mode *mode);
 
 /* Set @m's transmit mode.  0, or -EINVAL (native module, bad mode). */
 int lxd_module_set_xmit_mode(struct lxd_module *m, enum lxd_xmit_mode mode);

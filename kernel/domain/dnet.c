@@ -320,13 +320,11 @@ int lxd_dnet_get_stats(unsigned long long dev, unsigned int n, unsigned long lon
 	return 0;
 }
 
-int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, unsigned int size,
-		  unsigned int data_off, unsigned int len, unsigned int protocol)
+static int xmit_one(struct dnetdev *d, uint64_t skb, void *head, unsigned int size, unsigned int data_off,
+		    unsigned int len, unsigned int protocol)
 {
-	struct dnetdev *d = dn_lookup(dev);
-	if (!d)
-		return -EBADF;
-	if (!head || data_off > size || len > size - data_off)
+	if (!head || data_off > size || len > size - data_off ||
+	    !lxd_arena_contains(lxd_dom.env->arena, head, size))
 		return -EINVAL;
 	struct dskb *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -346,4 +344,29 @@ int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, un
 	if (freed || rc != NETDEV_TX_OK)
 		free(s); /* freed by the driver, or refused: the kernel's skb either way */
 	return (int)rc | freed;
+}
+
+int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, unsigned int size,
+		  unsigned int data_off, unsigned int len, unsigned int protocol)
+{
+	struct dnetdev *d = dn_lookup(dev);
+	if (!d)
+		return -EBADF;
+	return xmit_one(d, skb, head, size, data_off, len, protocol);
+}
+
+int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
+			unsigned int n, int *res)
+{
+	struct dnetdev *d = dn_lookup(dev);
+	if (!d)
+		return -EBADF;
+	if (n > LXD_XMIT_BATCH_MAX || nw != n * LXD_XMIT_DESC_WORDS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned long long *w = &desc[i * LXD_XMIT_DESC_WORDS];
+		res[i] = xmit_one(d, w[0], (void *)(uintptr_t)w[1], (unsigned)(w[2] >> 32), (unsigned)w[2],
+				  (unsigned)(w[3] >> 32), (unsigned)w[3]);
+	}
+	return 0;
 }

@@ -87,6 +87,16 @@ int lxd_dnet_change_mtu(unsigned long long dev, int mtu);
 /* Domain: ndo_start_xmit of skb @skb whose buffer [head, head + size) holds @len bytes at @data_off. */
 int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, unsigned int size,
 		  unsigned int data_off, unsigned int len, unsigned int protocol);
+/*
+ * Domain: ndo_start_xmit for @n skbs in one message, each described by
+ * LXD_XMIT_DESC_WORDS of @desc (@nw words): skb reference, buffer address
+ * (in the arena), size << 32 | data_off, len << 32 | protocol.  @res[i]
+ * gets what lxd_dnet_xmit would have returned for skb i.  Returns 0.
+ */
+#define LXD_XMIT_DESC_WORDS 4
+#define LXD_XMIT_BATCH_MAX 64
+int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
+			unsigned int n, int *res);
 /* Domain: ndo_get_stats64 into @st (@n u64 counters of struct rtnl_link_stats64). */
 int lxd_dnet_get_stats(unsigned long long dev, unsigned int n, unsigned long long *st);
 /* Domain: ndo_set_mac_address with @addr (6 bytes, little-endian in the word) of @family. */

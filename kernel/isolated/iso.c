@@ -29,6 +29,8 @@
 
 static _Thread_local struct lxd_iso *self;
 
+static void join_dispatcher(struct lxd_iso *iso);
+
 /* The one isolated module the generated glue can serve at a time (its stubs
  * find their glue through one pointer per process: docs/isolation.md). */
 static pthread_mutex_t isos_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,26 +48,31 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timesp
 
 /* ---- works ---------------------------------------------------------------------- */
 
+/*
+ * done: 0 pending, 1 done, 2 pending with the waiter asleep.  One word, so
+ * the dispatcher's last touch of a waited-for work (which lives on the
+ * waiter's stack) is the exchange that lets the waiter go.
+ */
 static void work_done(struct lxd_iso_work *w)
 {
-	/* seq_cst store, then seq_cst load of sleeping: pairs with the waiter's
-	 * store of sleeping then load of done (work_wait), so one of us sees the other. */
-	atomic_store(&w->done, 1);
-	if (atomic_load(&w->sleeping))
-		futex(&w->done, FUTEX_WAKE_PRIVATE, 1, NULL);
+	/* Release: the waiter's acquire load of done sees w->result. */
+	if (atomic_exchange_explicit(&w->done, 1, memory_order_acq_rel) == 2)
+		futex(&w->done, FUTEX_WAKE_PRIVATE, 1, NULL); /* a stale address is harmless here */
 }
 
 static void work_wait(struct lxd_iso_work *w)
 {
 	for (unsigned i = 0; i < 20000; i++) {
-		if (atomic_load_explicit(&w->done, memory_order_acquire))
+		if (atomic_load_explicit(&w->done, memory_order_acquire) == 1)
 			return;
 		lxd_cpu_relax();
 	}
-	atomic_store(&w->sleeping, 1);
-	while (!atomic_load(&w->done)) {
+	uint32_t expect = 0;
+	atomic_compare_exchange_strong_explicit(&w->done, &expect, 2, memory_order_acq_rel,
+						memory_order_acquire);
+	while (atomic_load_explicit(&w->done, memory_order_acquire) != 1) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
-		futex(&w->done, FUTEX_WAIT_PRIVATE, 0, &ts);
+		futex(&w->done, FUTEX_WAIT_PRIVATE, 2, &ts);
 	}
 }
 
@@ -87,8 +94,8 @@ int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
 	/* A work nobody waits for is queued even on the dispatcher: run inline it
 	 * would nest (an end_io that resubmits would call queue_rq inside the
 	 * handler of the previous end, and so on, one level per I/O). */
+	bool wait = w->wait;
 	atomic_store_explicit(&w->done, 0, memory_order_relaxed);
-	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 	w->next = NULL;
 	pthread_mutex_lock(&iso->qlock);
 	if (iso->closed) {
@@ -109,8 +116,8 @@ int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
 		if (ch)
 			lxd_chan_kick_self(ch);
 	}
-	if (!w->wait)
-		return 0;
+	if (!wait)
+		return 0; /* the work may be gone already: the dispatcher owns it */
 	work_wait(w);
 	return w->result;
 }
@@ -155,6 +162,8 @@ static void *dispatcher(void *arg)
 		struct lxd_iso_work *w = take_works(iso);
 		bool busy = w != NULL;
 		while (w) {
+			if (lxd_iso_net_batch(iso, &w, &f))
+				continue;
 			struct lxd_iso_work *next = w->next;
 			lxd_async(&f, run_work, w);
 			w = next;
@@ -365,13 +374,7 @@ static int call(struct lxd_iso *iso, lxd_iso_work_fn fn, void *p)
 
 static void iso_destroy(struct lxd_iso *iso)
 {
-	if (iso->thr_started) {
-		atomic_store(&iso->stop, true);
-		struct lxd_chan *ch = lxd_domain_chan(iso->d);
-		if (ch)
-			lxd_chan_kick_self(ch);
-		pthread_join(iso->thr, NULL);
-	}
+	join_dispatcher(iso);
 	if (atomic_load(&iso->reaper_started))
 		pthread_join(iso->reaper, NULL);
 	lxd_arena_fini(&iso->data);
@@ -482,6 +485,7 @@ fail:
 		lxd_domain_kill(iso->d); /* -ESRCH when it is not running: fine */
 	atomic_store(&iso->dead, true);
 	lxd_iso_blk_fail_inflight(iso);
+	join_dispatcher(iso);
 	*out = iso; /* the loader calls lxd_iso_release after its owner cleanup */
 	return rc;
 }
@@ -496,6 +500,18 @@ int lxd_iso_unload_exit(struct lxd_iso *iso)
 	return rc;
 }
 
+static void join_dispatcher(struct lxd_iso *iso)
+{
+	if (!iso->thr_started)
+		return;
+	atomic_store(&iso->stop, true);
+	struct lxd_chan *ch = lxd_domain_chan(iso->d);
+	if (ch)
+		lxd_chan_kick_self(ch);
+	pthread_join(iso->thr, NULL);
+	iso->thr_started = false;
+}
+
 void lxd_iso_stop(struct lxd_iso *iso)
 {
 	/* Orderly: the exit already ran; end the process (killed past the hang deadline). */
@@ -504,6 +520,9 @@ void lxd_iso_stop(struct lxd_iso *iso)
 		lxd_domain_stop(iso->d);
 	atomic_store(&iso->dead, true);
 	lxd_iso_blk_fail_inflight(iso);
+	/* The dispatcher ends after failing what is still queued (transmits,
+	 * requests): nothing of the module's runs once the loader frees its devices. */
+	join_dispatcher(iso);
 }
 
 void lxd_iso_release(struct lxd_iso *iso)
@@ -543,7 +562,7 @@ int lxd_iso_kill(struct lxd_iso *iso)
 
 int lxd_iso_set_xmit_mode(struct lxd_iso *iso, enum lxd_xmit_mode mode)
 {
-	if (mode != LXD_XMIT_SYNC && mode != LXD_XMIT_ASYNC)
+	if (mode != LXD_XMIT_SYNC && mode != LXD_XMIT_ASYNC && mode != LXD_XMIT_BATCH)
 		return -EINVAL;
 	atomic_store(&iso->xmit_mode, (int)mode);
 	return 0;
@@ -557,4 +576,17 @@ enum lxd_xmit_mode lxd_iso_get_xmit_mode(const struct lxd_iso *iso)
 bool lxd_iso_alive(const struct lxd_iso *iso)
 {
 	return !atomic_load(&((struct lxd_iso *)iso)->dead);
+}
+
+int lxd_xmit_mode_parse(const char *s, enum lxd_xmit_mode *mode)
+{
+	if (s && !strcmp(s, "sync"))
+		*mode = LXD_XMIT_SYNC;
+	else if (s && !strcmp(s, "async"))
+		*mode = LXD_XMIT_ASYNC;
+	else if (s && !strcmp(s, "batch"))
+		*mode = LXD_XMIT_BATCH;
+	else
+		return -EINVAL;
+	return 0;
 }

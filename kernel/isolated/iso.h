@@ -41,8 +41,7 @@ typedef void (*lxd_iso_work_fn)(struct lxd_iso *iso, struct lxd_iso_work *w);
 struct lxd_iso_work {
 	lxd_iso_work_fn fn;
 	struct lxd_iso_work *next;
-	_Atomic uint32_t done;     /* futex word: 1 once fn has run (waited-for works only) */
-	_Atomic uint32_t sleeping; /* the waiter sleeps on done */
+	_Atomic uint32_t done;     /* futex word (waited-for works): 0 pending, 1 done, 2 waiter asleep */
 	bool wait;                 /* someone waits: signal done; else fn owns (frees) the work */
 	int result;
 	uint64_t a[4];
@@ -117,6 +116,13 @@ bool lxd_iso_data_contains(const struct lxd_iso *iso, const void *p, size_t len)
 
 /* The proxy ops tables installed on an isolated driver's kernel objects. */
 extern const struct net_device_ops lxd_iso_netdev_ops;
+
+/*
+ * Batch mode: if *@w starts a run of queued transmits of one device, start
+ * them as one message (async in @f), move *@w past the run and return
+ * true; else false (run *@w as usual).
+ */
+bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **w, struct lxd_finish *f);
 
 /* The domain died: end every request it holds with an error. */
 void lxd_iso_blk_fail_inflight(struct lxd_iso *iso);

@@ -164,6 +164,71 @@ static void w_xmit_async(struct lxd_iso *iso, struct lxd_iso_work *w)
 	free(w);
 }
 
+/* ---- batched transmit: consecutive queued transmits of one device, one message ---- */
+
+struct xmit_batch {
+	struct lxd_iso_work *w[LXD_XMIT_BATCH_MAX];
+	unsigned n;
+};
+
+static void run_batch(void *arg)
+{
+	struct xmit_batch *b = arg;
+	struct lxd_iso *iso = lxd_iso_self();
+	struct iso_netdev *nd = b->w[0]->q;
+	unsigned long long desc[LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
+	uint64_t refs[LXD_XMIT_BATCH_MAX];
+	int res[LXD_XMIT_BATCH_MAX];
+	for (unsigned i = 0; i < b->n; i++) {
+		struct sk_buff *skb = b->w[i]->p;
+		refs[i] = lxd_iso_ref(iso, skb, LXD_ISO_T_SKB);
+		unsigned long long *d = &desc[i * LXD_XMIT_DESC_WORDS];
+		d[0] = refs[i];
+		d[1] = (uint64_t)(uintptr_t)skb->head;
+		d[2] = (uint64_t)(skb->end - skb->head) << 32 | (uint64_t)(skb->data - skb->head);
+		d[3] = (uint64_t)skb->len << 32 | skb->protocol;
+		res[i] = -EIO;
+	}
+	int rc = lxd_dnet_xmit_batch(nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, res);
+	for (unsigned i = 0; i < b->n; i++) {
+		struct sk_buff *skb = b->w[i]->p;
+		int r = rc < 0 || !refs[i] ? -EIO : res[i];
+		if (r >= 0 && (r & LXD_XMIT_CONSUMED)) {
+			lxd_iso_unref(iso, refs[i], LXD_ISO_T_SKB);
+			if (r & LXD_XMIT_DROPPED)
+				kfree_skb(skb);
+			else
+				consume_skb(skb);
+		} else if (r < 0 || (r & 0xff) != NETDEV_TX_OK) {
+			lxd_iso_unref(iso, refs[i], LXD_ISO_T_SKB);
+			atomic_fetch_add(&nd->async_dropped, 1);
+			kfree_skb(skb);
+		} /* else kept by the driver: its reference stays live */
+		free(b->w[i]);
+	}
+	free(b);
+}
+
+bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **wp, struct lxd_finish *f)
+{
+	struct lxd_iso_work *w = *wp;
+	if (w->fn != w_xmit_async || lxd_iso_get_xmit_mode(iso) != LXD_XMIT_BATCH || !w->next ||
+	    w->next->fn != w_xmit_async || w->next->q != w->q)
+		return false;
+	struct xmit_batch *b = malloc(sizeof(*b));
+	if (!b)
+		return false;
+	b->n = 0;
+	const void *dev = w->q;
+	while (w && w->fn == w_xmit_async && w->q == dev && b->n < LXD_XMIT_BATCH_MAX) {
+		b->w[b->n++] = w;
+		w = w->next;
+	}
+	lxd_async(f, run_batch, b);
+	*wp = w;
+	return true;
+}
+
 static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct iso_netdev *nd = nd_of(dev);

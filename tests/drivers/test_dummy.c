@@ -3,7 +3,7 @@
  * The dummy driver's observable behaviour, the same in every mode: device
  * registration, carrier and queue state, packet and byte counts, drops on a
  * stopped queue, MAC changes, parameter errors, and a clean unload.
- * Isolated only: both transmit modes, and killing the driver's domain in
+ * Isolated only: every transmit mode, and killing the driver's domain in
  * the middle of traffic.
  */
 #include <errno.h>
@@ -216,7 +216,7 @@ static bool tx_started(void *arg)
 }
 
 /*
- * Isolated only, in both transmit modes: kill the driver's domain in the
+ * Isolated only, in every transmit mode: kill the driver's domain in the
  * middle of traffic.  The sender is not stuck: what the dead driver did
  * not take is dropped or refused; the kernel unregisters the device and
  * stays up; unload is clean (no skb or buffer left) and a reload counts
@@ -265,9 +265,10 @@ static void test_kill_in_traffic(void **state)
 	}
 	kill_in_traffic(LXD_XMIT_ASYNC);
 	kill_in_traffic(LXD_XMIT_SYNC);
+	kill_in_traffic(LXD_XMIT_BATCH);
 }
 
-/* Isolated: the same counts in both transmit modes (sync answers each xmit before the next). */
+/* Isolated: the same counts in every transmit mode (sync, async, batched). */
 static void test_xmit_modes(void **state)
 {
 	(void)state;
@@ -278,7 +279,7 @@ static void test_xmit_modes(void **state)
 		assert_int_equal(lxd_module_unload(m), 0);
 		return;
 	}
-	for (int mode = LXD_XMIT_ASYNC; mode <= LXD_XMIT_SYNC; mode++) {
+	for (int mode = LXD_XMIT_ASYNC; mode <= LXD_XMIT_BATCH; mode++) {
 		struct lxd_module *m;
 		assert_int_equal(load(&m, NULL, 0), 0);
 		assert_int_equal(lxd_module_set_xmit_mode(m, (enum lxd_xmit_mode)mode), 0);

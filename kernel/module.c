@@ -242,6 +242,11 @@ int lxd_module_set_xmit_mode(struct lxd_module *m, enum lxd_xmit_mode mode)
 	return m && m->iso ? lxd_iso_set_xmit_mode(m->iso, mode) : -EINVAL;
 }
 
+int lxd_module_flush(struct lxd_module *m)
+{
+	return m && m->iso ? lxd_iso_flush(m->iso) : 0;
+}
+
 int lxd_module_kill(struct lxd_module *m)
 {
 	return m && m->iso ? lxd_iso_kill(m->iso) : -EINVAL;

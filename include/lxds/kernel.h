@@ -77,6 +77,14 @@ int lxd_module_mode_parse(const char *s, enum lxd_module_mode *mode);
  */
 enum lxd_xmit_mode { LXD_XMIT_ASYNC = 0, LXD_XMIT_SYNC = 1, LXD_XMIT_BATCH = 2 };
 
+/*
+ * Wait until every transmit (or other call) queued for @m's domain before
+ * this call has been handled by the driver: what a benchmark of the async
+ * modes waits for before it stops the clock.  Returns 0 (native: at once),
+ * -EIO when the domain is dead.
+ */
+int lxd_module_flush(struct lxd_module *m);
+
 /* "sync" / "async" / "batch" to a mode.  0 or -EINVAL. */
 int lxd_xmit_mode_parse(const char *s, enum lxd_xmit_mode *mode);
 

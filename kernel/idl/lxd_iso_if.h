@@ -31,6 +31,8 @@ int lxd_dmod_param(const char *assignment);
 int lxd_dmod_init(void);
 /* Domain: run the module's exit.  0, -EALREADY if init did not succeed. */
 int lxd_dmod_exit(void);
+/* Domain: nothing; answered after every request sent before it was handled.  0. */
+int lxd_dmod_ping(void);
 
 /* ---- net (netdev.idl) ---- */
 

@@ -62,10 +62,21 @@ static void work_done(struct lxd_iso_work *w)
 
 static void work_wait(struct lxd_iso_work *w)
 {
-	for (unsigned i = 0; i < 20000; i++) {
+	/* Spin a little (the answer is a cross-core round trip away), then yield
+	 * (the dispatcher may share our CPU), then sleep. */
+	uint64_t t0 = 0;
+	for (unsigned i = 0;; i++) {
 		if (atomic_load_explicit(&w->done, memory_order_acquire) == 1)
 			return;
-		lxd_cpu_relax();
+		if (i < 256) {
+			lxd_cpu_relax();
+			continue;
+		}
+		if (!t0)
+			t0 = lxd_now_ns();
+		else if (lxd_now_ns() - t0 > 200 * 1000)
+			break;
+		sched_yield();
 	}
 	uint32_t expect = 0;
 	atomic_compare_exchange_strong_explicit(&w->done, &expect, 2, memory_order_acq_rel,
@@ -175,7 +186,11 @@ static void *dispatcher(void *arg)
 			continue;
 		}
 		if (++idle < 2000) {
-			lxd_cpu_relax();
+			/* A kernel thread waiting for us may share this CPU: let it run now and then. */
+			if ((idle & 63) == 0)
+				sched_yield();
+			else
+				lxd_cpu_relax();
 			continue;
 		}
 		/* Nothing for a while: sleep until the domain or a kernel thread
@@ -364,6 +379,12 @@ static void w_exit(struct lxd_iso *iso, struct lxd_iso_work *w)
 {
 	(void)iso;
 	w->result = lxd_dmod_exit();
+}
+
+static void w_ping(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
+	(void)iso;
+	w->result = lxd_dmod_ping();
 }
 
 static int call(struct lxd_iso *iso, lxd_iso_work_fn fn, void *p)
@@ -589,4 +610,13 @@ int lxd_xmit_mode_parse(const char *s, enum lxd_xmit_mode *mode)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+int lxd_iso_flush(struct lxd_iso *iso)
+{
+	/* Works start in queue order and the ring is in order: the ping's answer
+	 * comes after the driver ran every request sent before it. */
+	if (atomic_load(&iso->dead))
+		return -EIO;
+	return call(iso, w_ping, NULL);
 }

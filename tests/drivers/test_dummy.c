@@ -288,6 +288,7 @@ static void test_xmit_modes(void **state)
 		struct lxd_pktgen_result r;
 		assert_int_equal(lxd_pktgen(dev, 5000, 60, &r), 0);
 		assert_int_equal(r.sent, 5000);
+		assert_int_equal(lxd_module_flush(m), 0);
 		struct rtnl_link_stats64 st;
 		dev_get_stats(dev, &st);
 		assert_int_equal(st.tx_packets, 5000);

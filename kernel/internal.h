@@ -47,6 +47,7 @@ void lxd_iso_stop(struct lxd_iso *iso);
 void lxd_iso_release(struct lxd_iso *iso);
 /* SIGKILL the domain.  0 or -ESRCH. */
 int lxd_iso_kill(struct lxd_iso *iso);
+void lxd_iso_get_stats(struct lxd_iso *iso, struct lxd_iso_stats *st);
 /* Wait until the domain handled every call queued before.  0 or -EIO. */
 int lxd_iso_flush(struct lxd_iso *iso);
 /* False once the domain died or was stopped. */

@@ -247,6 +247,14 @@ int lxd_module_flush(struct lxd_module *m)
 	return m && m->iso ? lxd_iso_flush(m->iso) : 0;
 }
 
+int lxd_module_iso_stats(const struct lxd_module *m, struct lxd_iso_stats *st)
+{
+	if (!m || !m->iso || !st)
+		return -EINVAL;
+	lxd_iso_get_stats(m->iso, st);
+	return 0;
+}
+
 int lxd_module_kill(struct lxd_module *m)
 {
 	return m && m->iso ? lxd_iso_kill(m->iso) : -EINVAL;

@@ -100,6 +100,17 @@ int lxd_module_set_xmit_mode(struct lxd_module *m, enum lxd_xmit_mode mode);
  */
 int lxd_module_kill(struct lxd_module *m);
 
+/* What crossed to an isolated module's domain, for tests and benchmarks. */
+struct lxd_iso_stats {
+	uint64_t rq_zero_copy;  /* requests whose data was already in the arena */
+	uint64_t rq_bounced;    /* requests copied through an arena buffer */
+	uint64_t xmit_msgs;     /* transmit messages (one skb, or a batch) */
+	uint64_t xmit_skbs;     /* skbs they carried */
+};
+
+/* Copy @m's counters into @st.  0, or -EINVAL for a native module. */
+int lxd_module_iso_stats(const struct lxd_module *m, struct lxd_iso_stats *st);
+
 /* False once an isolated module's domain has died.  Native: true. */
 bool lxd_module_alive(const struct lxd_module *m);
 

@@ -620,3 +620,11 @@ int lxd_iso_flush(struct lxd_iso *iso)
 		return -EIO;
 	return call(iso, w_ping, NULL);
 }
+
+void lxd_iso_get_stats(struct lxd_iso *iso, struct lxd_iso_stats *st)
+{
+	st->rq_zero_copy = atomic_load_explicit(&iso->rq_zero_copy, memory_order_relaxed);
+	st->rq_bounced = atomic_load_explicit(&iso->rq_bounced, memory_order_relaxed);
+	st->xmit_msgs = atomic_load_explicit(&iso->xmit_msgs, memory_order_relaxed);
+	st->xmit_skbs = atomic_load_explicit(&iso->xmit_skbs, memory_order_relaxed);
+}

@@ -104,8 +104,10 @@ static int map_data(struct lxd_iso *iso, struct iso_rq *r, void **buf)
 	}
 	if (contiguous && (unsigned)(end - start) == bytes && lxd_iso_data_contains(iso, start, bytes)) {
 		*buf = start;
+		atomic_fetch_add_explicit(&iso->rq_zero_copy, 1, memory_order_relaxed);
 		return 0;
 	}
+	atomic_fetch_add_explicit(&iso->rq_bounced, 1, memory_order_relaxed);
 	r->bounce = lxd_iso_data_alloc_in(iso, bytes);
 	if (!r->bounce)
 		return -ENOMEM;

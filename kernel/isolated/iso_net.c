@@ -131,6 +131,8 @@ static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
 	uint64_t sref = lxd_iso_ref(iso, skb, LXD_ISO_T_SKB);
 	if (!sref)
 		return NETDEV_TX_BUSY;
+	atomic_fetch_add_explicit(&iso->xmit_msgs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&iso->xmit_skbs, 1, memory_order_relaxed);
 	int rc = lxd_dnet_xmit(devref, sref, skb->head, (unsigned)(skb->end - skb->head),
 			       (unsigned)(skb->data - skb->head), skb->len, skb->protocol);
 	if (rc < 0 || !(rc & LXD_XMIT_CONSUMED)) {
@@ -189,6 +191,8 @@ static void run_batch(void *arg)
 		d[3] = (uint64_t)skb->len << 32 | skb->protocol;
 		res[i] = -EIO;
 	}
+	atomic_fetch_add_explicit(&iso->xmit_msgs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&iso->xmit_skbs, b->n, memory_order_relaxed);
 	int rc = lxd_dnet_xmit_batch(nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, res);
 	for (unsigned i = 0; i < b->n; i++) {
 		struct sk_buff *skb = b->w[i]->p;

@@ -156,6 +156,26 @@ static void test_mac_change(void **state)
 	assert_memory_equal(f->dev->dev_addr, good, ETH_ALEN);
 }
 
+/* The driver's ndo_change_mtu sets the MTU (isolated: on its copy, synced back before return). */
+static void test_mtu_change(void **state)
+{
+	struct fix *f = *state;
+	assert_int_equal(dev_set_mtu(f->dev, 9000), 0);
+	assert_int_equal(f->dev->mtu, 9000);
+	assert_int_equal(dev_open(f->dev), 0);
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(f->dev, 10, 9000 + ETH_HLEN, &r), 0); /* jumbo frames now fit */
+	assert_int_equal(r.sent, 10);
+	assert_int_equal(lxd_module_flush(f->m), 0);
+	struct rtnl_link_stats64 st;
+	dev_get_stats(f->dev, &st);
+	assert_int_equal(st.tx_bytes, 10 * (9000 + ETH_HLEN));
+	assert_int_equal(dev_set_mtu(f->dev, 1500), 0);
+	assert_int_equal(f->dev->mtu, 1500);
+	assert_int_equal(dev_set_mtu(f->dev, -1), -EINVAL);
+	assert_int_equal(f->dev->mtu, 1500);
+}
+
 static void test_two_devices_and_bad_params(void **state)
 {
 	(void)state;
@@ -293,6 +313,13 @@ static void test_xmit_modes(void **state)
 		dev_get_stats(dev, &st);
 		assert_int_equal(st.tx_packets, 5000);
 		assert_int_equal(st.tx_bytes, 300000);
+		struct lxd_iso_stats is;
+		assert_int_equal(lxd_module_iso_stats(m, &is), 0);
+		assert_int_equal(is.xmit_skbs, 5000);
+		if (mode != LXD_XMIT_BATCH)
+			assert_int_equal(is.xmit_msgs, 5000); /* one skb per message */
+		else
+			assert_true(is.xmit_msgs <= 5000); /* fewer when the sender ran ahead */
 		assert_int_equal(lxd_module_unload(m), 0);
 		assert_kernel_clean();
 	}
@@ -312,6 +339,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stopped_queue_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_closed_device_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mac_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mtu_change, setup, teardown),
 		cmocka_unit_test(test_two_devices_and_bad_params),
 		cmocka_unit_test(test_unload_while_open),
 		cmocka_unit_test(test_xmit_modes),

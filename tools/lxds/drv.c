@@ -170,6 +170,11 @@ int lxd_cmd_net(int argc, char **argv)
 		       (unsigned long long)r.errors, (double)r.ns / 1e9, mpps);
 		printf("stats: tx_packets %llu tx_bytes %llu tx_dropped %llu\n", (unsigned long long)st.tx_packets,
 		       (unsigned long long)st.tx_bytes, (unsigned long long)st.tx_dropped);
+		struct lxd_iso_stats is;
+		if (lxd_module_iso_stats(m, &is) == 0)
+			printf("crossing: %llu transmit messages for %llu skbs (%.1f per message)\n",
+			       (unsigned long long)is.xmit_msgs, (unsigned long long)is.xmit_skbs,
+			       is.xmit_msgs ? (double)is.xmit_skbs / (double)is.xmit_msgs : 0.0);
 	}
 	rc = r.errors ? 1 : 0;
 out:

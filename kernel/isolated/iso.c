@@ -90,8 +90,17 @@ static void work_wait(struct lxd_iso_work *w)
 static void run_work(void *arg)
 {
 	struct lxd_iso_work *w = arg;
+	struct lxd_iso *iso = self;
 	bool wait = w->wait; /* a work nobody waits for may be freed by fn */
-	w->fn(self, w);
+	/* The hang deadline: a domain that leaves a call unanswered for hang_ms is
+	 * killed (lib/domain).  Module init and exit are not watched: they may
+	 * legitimately take long, their progress being calls into the kernel. */
+	bool watch = !w->unwatched;
+	if (watch)
+		lxd_domain_call_begin(iso->d);
+	w->fn(iso, w);
+	if (watch)
+		lxd_domain_call_end(iso->d);
 	if (wait)
 		work_done(w);
 }
@@ -183,6 +192,15 @@ static void *dispatcher(void *arg)
 			busy = true;
 		if (busy) {
 			idle = 0;
+			continue;
+		}
+		if (iso->ep.st.outstanding > 0) {
+			/* Waiting for the domain's answers: poll, but give the CPU to a
+			 * kernel thread that shares it (lxd_chan_wait would spin 50 us). */
+			if ((++idle & 15) == 0)
+				sched_yield();
+			else
+				lxd_cpu_relax();
 			continue;
 		}
 		if (++idle < 2000) {
@@ -389,7 +407,8 @@ static void w_ping(struct lxd_iso *iso, struct lxd_iso_work *w)
 
 static int call(struct lxd_iso *iso, lxd_iso_work_fn fn, void *p)
 {
-	struct lxd_iso_work w = {.fn = fn, .wait = true, .p = p};
+	struct lxd_iso_work w = {.fn = fn, .wait = true, .p = p,
+				 .unwatched = fn == w_init || fn == w_exit};
 	return lxd_iso_run(iso, &w);
 }
 
@@ -627,4 +646,12 @@ void lxd_iso_get_stats(struct lxd_iso *iso, struct lxd_iso_stats *st)
 	st->rq_bounced = atomic_load_explicit(&iso->rq_bounced, memory_order_relaxed);
 	st->xmit_msgs = atomic_load_explicit(&iso->xmit_msgs, memory_order_relaxed);
 	st->xmit_skbs = atomic_load_explicit(&iso->xmit_skbs, memory_order_relaxed);
+}
+
+void lxd_iso_watch(struct lxd_iso *iso, bool begin)
+{
+	if (begin)
+		lxd_domain_call_begin(iso->d);
+	else
+		lxd_domain_call_end(iso->d);
 }

@@ -43,6 +43,7 @@ struct lxd_iso_work {
 	struct lxd_iso_work *next;
 	_Atomic uint32_t done;     /* futex word (waited-for works): 0 pending, 1 done, 2 waiter asleep */
 	bool wait;                 /* someone waits: signal done; else fn owns (frees) the work */
+	bool unwatched;            /* not under the hang deadline (module init and exit) */
 	int result;
 	uint64_t a[4];
 	void *p, *q;
@@ -102,6 +103,9 @@ int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w);
  * runtime; elsewhere directly.
  */
 void lxd_iso_offload(void (*fn)(void *), void *arg);
+
+/* Bracket a call into the domain for its hang deadline (run_work does it for works). */
+void lxd_iso_watch(struct lxd_iso *iso, bool begin);
 
 /* Look up @ref as the domain's reference to a kernel object of @type.  The object or NULL. */
 void *lxd_iso_lookup(struct lxd_iso *iso, uint64_t ref, unsigned type);

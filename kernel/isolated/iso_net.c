@@ -193,7 +193,9 @@ static void run_batch(void *arg)
 	}
 	atomic_fetch_add_explicit(&iso->xmit_msgs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&iso->xmit_skbs, b->n, memory_order_relaxed);
+	lxd_iso_watch(iso, true);
 	int rc = lxd_dnet_xmit_batch(nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, res);
+	lxd_iso_watch(iso, false);
 	for (unsigned i = 0; i < b->n; i++) {
 		struct sk_buff *skb = b->w[i]->p;
 		int r = rc < 0 || !refs[i] ? -EIO : res[i];

@@ -27,14 +27,31 @@
 #define ISO_DOMAIN_CPU 1
 #define ISO_KERNEL_CPU 0
 
+/*
+ * Whether the generated caller stubs find their glue per thread (each
+ * dispatcher its own), so several isolated modules can be loaded at once.
+ * With a per-process pointer only one can (docs/isolation.md).
+ */
+#ifndef LXD_GLUE_PER_THREAD
+#define LXD_GLUE_PER_THREAD 0
+#endif
+
 static _Thread_local struct lxd_iso *self;
 
 static void join_dispatcher(struct lxd_iso *iso);
 
-/* The one isolated module the generated glue can serve at a time (its stubs
- * find their glue through one pointer per process: docs/isolation.md). */
+/* Every iso whose arena is still mapped (loaded, or orphaned by buffers still held). */
 static pthread_mutex_t isos_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lxd_iso *live_iso;
+static struct lxd_iso *isos;
+
+static void isos_remove_locked(struct lxd_iso *iso)
+{
+	for (struct lxd_iso **pp = &isos; *pp; pp = &(*pp)->next)
+		if (*pp == iso) {
+			*pp = iso->next;
+			return;
+		}
+}
 
 struct lxd_iso *lxd_iso_self(void)
 {
@@ -324,8 +341,10 @@ static void iso_destroy(struct lxd_iso *iso);
 bool lxd_iso_data_free(void *p)
 {
 	pthread_mutex_lock(&isos_lock);
-	struct lxd_iso *iso = live_iso;
-	if (!iso || !lxd_arena_contains(&iso->data, p, 1)) {
+	struct lxd_iso *iso = isos;
+	while (iso && !lxd_arena_contains(&iso->data, p, 1))
+		iso = iso->next;
+	if (!iso) {
 		pthread_mutex_unlock(&isos_lock);
 		return false;
 	}
@@ -336,7 +355,7 @@ bool lxd_iso_data_free(void *p)
 		pr_err("lxd_data_free: %p is no live buffer of %s's arena\n", p, lxd_module_name(iso->mod));
 	bool last = !rc && atomic_fetch_sub(&iso->data_live, 1) == 1 && iso->orphaned;
 	if (last)
-		live_iso = NULL;
+		isos_remove_locked(iso);
 	pthread_mutex_unlock(&isos_lock);
 	if (last)
 		iso_destroy(iso);
@@ -451,10 +470,13 @@ int lxd_iso_load(struct lxd_module *m, const char *path, const char *const *para
 		return -ENOENT;
 	}
 	pthread_mutex_lock(&isos_lock);
-	if (live_iso) {
+	struct lxd_iso *other = isos;
+	while (other && other->orphaned)
+		other = other->next;
+	if (other && !LXD_GLUE_PER_THREAD) {
 		pthread_mutex_unlock(&isos_lock);
-		pr_err("module %s: another isolated module (%s) is loaded; one at a time for now\n",
-		       path, lxd_module_name(live_iso->mod));
+		pr_err("module %s: another isolated module (%s) is loaded; one at a time with this glue\n",
+		       path, lxd_module_name(other->mod));
 		return -EBUSY;
 	}
 	struct lxd_iso *iso = calloc(1, sizeof(*iso));
@@ -462,7 +484,8 @@ int lxd_iso_load(struct lxd_module *m, const char *path, const char *const *para
 		pthread_mutex_unlock(&isos_lock);
 		return -ENOMEM;
 	}
-	live_iso = iso;
+	iso->next = isos;
+	isos = iso;
 	pthread_mutex_unlock(&isos_lock);
 	iso->mod = m;
 	pthread_mutex_init(&iso->qlock, NULL);
@@ -583,7 +606,7 @@ void lxd_iso_release(struct lxd_iso *iso)
 		iso->orphaned = true;
 		iso->mod = NULL;
 	} else {
-		live_iso = NULL;
+		isos_remove_locked(iso);
 	}
 	pthread_mutex_unlock(&isos_lock);
 	if (!keep)

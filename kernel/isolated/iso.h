@@ -50,6 +50,7 @@ struct lxd_iso_work {
 };
 
 struct iso_blk_set;
+struct iso_disk;
 
 struct lxd_iso {
 	struct lxd_module *mod;
@@ -83,6 +84,8 @@ struct lxd_iso {
 	_Atomic uint64_t rq_zero_copy, rq_bounced, xmit_msgs, xmit_skbs; /* lxd_iso_stats */
 	bool module_live;         /* init succeeded, exit not run */
 	bool orphaned;            /* unloaded while data buffers live: destroy on the last free */
+	struct lxd_iso *next;     /* the list of isos with a mapped arena */
+	struct iso_disk *disks;   /* iso_blk.c: the disks made for the domain */
 };
 
 /* The iso whose dispatcher thread this is, or NULL. */

@@ -50,7 +50,6 @@ struct iso_disk {
 	struct iso_disk *next;
 };
 
-static struct iso_disk *iso_disks; /* guarded by the iso's obj_lock; one iso at a time */
 
 static struct iso_rq *rq_of(struct request *rq)
 {
@@ -301,8 +300,8 @@ long long lxd_kblk_alloc_disk(unsigned long long set, unsigned int lbs, unsigned
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&iso->obj_lock);
-	id->next = iso_disks;
-	iso_disks = id;
+	id->next = iso->disks;
+	iso->disks = id;
 	pthread_mutex_unlock(&iso->obj_lock);
 	return (long long)id->ref;
 }
@@ -344,7 +343,7 @@ void lxd_kblk_put_disk(unsigned long long disk)
 	if (!d)
 		return;
 	pthread_mutex_lock(&iso->obj_lock);
-	struct iso_disk **pp = &iso_disks, *id = NULL;
+	struct iso_disk **pp = &iso->disks, *id = NULL;
 	while (*pp && (*pp)->disk != d)
 		pp = &(*pp)->next;
 	if (*pp) {
@@ -404,9 +403,9 @@ void lxd_iso_blk_release(struct lxd_iso *iso)
 {
 	/* The loader removed the disks (del_gendisk); free what the driver could not. */
 	pthread_mutex_lock(&iso->obj_lock);
-	struct iso_disk *disks = iso_disks;
+	struct iso_disk *disks = iso->disks;
 	struct iso_blk_set *sets = iso->sets;
-	iso_disks = NULL;
+	iso->disks = NULL;
 	iso->sets = NULL;
 	pthread_mutex_unlock(&iso->obj_lock);
 	while (disks) {

@@ -316,7 +316,9 @@ int lxd_knet_register(unsigned long long ref, const unsigned char *cfgb, unsigne
 	if (c.ops & LXD_NET_HAS_OPEN) o->ndo_open = proxy_open;
 	if (c.ops & LXD_NET_HAS_STOP) o->ndo_stop = proxy_stop;
 	if (c.ops & LXD_NET_HAS_XMIT) o->ndo_start_xmit = proxy_xmit;
-	if (c.ops & LXD_NET_HAS_STATS) o->ndo_get_stats64 = proxy_get_stats64;
+	/* Always: a driver without ndo_get_stats64 counts in dev->stats, which is
+	 * its copy's (the domain answers from it); and async drops are added here. */
+	o->ndo_get_stats64 = proxy_get_stats64;
 	if (c.ops & LXD_NET_HAS_SET_MAC) o->ndo_set_mac_address = proxy_set_mac;
 	if (c.ops & LXD_NET_HAS_VALIDATE) o->ndo_validate_addr = proxy_validate;
 	if (c.ops & LXD_NET_HAS_MTU) o->ndo_change_mtu = proxy_change_mtu;

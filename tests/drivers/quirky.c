@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/*
+ * quirky: a test-only net driver that does what dummy does not, to drive
+ * the paths of the kernel (and of the isolation glue) a well-behaved driver
+ * never takes: it keeps the first skbs it is given and frees them only in
+ * ndo_stop (consume after the transmit returned); with busy=1 it refuses
+ * every transmit (NETDEV_TX_BUSY); with hang_open=1 its ndo_open never
+ * returns.  Linux driver style, include/linux/ only, like drivers/.
+ */
+#include <linux/errno.h>
+#include <linux/etherdevice.h>
+#include <linux/init.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+
+#define QUIRKY_HOLD 16
+
+static int busy;
+module_param(busy, int, 0);
+MODULE_PARM_DESC(busy, "Refuse every transmit with NETDEV_TX_BUSY");
+
+static int hang_open;
+module_param(hang_open, int, 0);
+MODULE_PARM_DESC(hang_open, "ndo_open never returns");
+
+static struct net_device *quirky_dev;
+static struct sk_buff *held[QUIRKY_HOLD];
+static int nheld;
+
+static netdev_tx_t quirky_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	(void)dev;
+	if (busy)
+		return NETDEV_TX_BUSY; /* the skb stays the caller's */
+	if (nheld < QUIRKY_HOLD) {
+		held[nheld++] = skb; /* kept: freed in ndo_stop */
+		return NETDEV_TX_OK;
+	}
+	dev_kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+static int quirky_open(struct net_device *dev)
+{
+	while (hang_open)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* a driver bug: spins for ever */
+	netif_carrier_on(dev);
+	netif_start_queue(dev);
+	return 0;
+}
+
+static int quirky_stop(struct net_device *dev)
+{
+	netif_stop_queue(dev);
+	while (nheld)
+		consume_skb(held[--nheld]);
+	return 0;
+}
+
+static const struct net_device_ops quirky_ops = {
+	.ndo_open = quirky_open,
+	.ndo_stop = quirky_stop,
+	.ndo_start_xmit = quirky_xmit,
+};
+
+static void quirky_setup(struct net_device *dev)
+{
+	ether_setup(dev);
+	dev->netdev_ops = &quirky_ops;
+	eth_hw_addr_random(dev);
+}
+
+static int __init quirky_init(void)
+{
+	quirky_dev = alloc_netdev(0, "quirky%d", NET_NAME_ENUM, quirky_setup);
+	if (!quirky_dev)
+		return -ENOMEM;
+	int err = register_netdev(quirky_dev);
+	if (err) {
+		free_netdev(quirky_dev);
+		return err;
+	}
+	return 0;
+}
+
+static void __exit quirky_exit(void)
+{
+	unregister_netdev(quirky_dev);
+	free_netdev(quirky_dev);
+}
+
+module_init(quirky_init);
+module_exit(quirky_exit);
+MODULE_LICENSE("MIT");
+MODULE_DESCRIPTION("test driver: keeps skbs, refuses transmits, hangs in open on request");

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The quirky test driver (quirky.c) in every mode: skbs a driver keeps past
+ * its transmit and frees later, transmits it refuses, and (isolated only) a
+ * driver that hangs in ndo_open, ended by the domain's hang deadline.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/netdevice.h>
+
+#include "driver_mode.h"
+
+static void assert_kernel_clean(void)
+{
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.modules, 0);
+	assert_int_equal(c.netdevs, 0);
+	assert_int_equal(c.netdevs_registered, 0);
+	assert_int_equal(c.skbs, 0);
+	assert_int_equal(c.data_buffers, 0);
+}
+
+static long live_skbs(void)
+{
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	return c.skbs;
+}
+
+/* The driver keeps the first 16 skbs until ndo_stop: they stay alive, then go. */
+static void kept_skbs(enum lxd_xmit_mode mode)
+{
+	struct lxd_module *m;
+	assert_int_equal(load(&m, NULL, 0), 0);
+	if (test_mode == LXD_MODULE_ISOLATED)
+		assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
+	struct net_device *dev = lxd_module_netdev(m, 0);
+	assert_int_equal(dev_open(dev), 0);
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(dev, 40, 64, &r), 0);
+	assert_int_equal(r.sent, 40);
+	assert_int_equal(lxd_module_flush(m), 0);
+	assert_int_equal(live_skbs(), 16);
+	assert_int_equal(dev_close(dev), 0); /* ndo_stop frees them */
+	assert_int_equal(live_skbs(), 0);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+static void test_kept_skbs(void **state)
+{
+	(void)state;
+	kept_skbs(LXD_XMIT_SYNC);
+	kept_skbs(LXD_XMIT_ASYNC);
+	kept_skbs(LXD_XMIT_BATCH);
+}
+
+/*
+ * Every transmit refused.  Natively and in sync mode dev_queue_xmit says
+ * NET_XMIT_DROP; async, it accepted them and the refusal is a drop counted
+ * later.  Either way: tx_dropped, and no skb left.
+ */
+static void busy(enum lxd_xmit_mode mode)
+{
+	struct lxd_module *m;
+	const char *p[] = {"busy=1"};
+	assert_int_equal(load(&m, p, 1), 0);
+	bool async = test_mode == LXD_MODULE_ISOLATED && mode != LXD_XMIT_SYNC;
+	if (test_mode == LXD_MODULE_ISOLATED)
+		assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
+	struct net_device *dev = lxd_module_netdev(m, 0);
+	assert_int_equal(dev_open(dev), 0);
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(dev, 10, 64, &r), 0);
+	assert_int_equal(async ? r.sent : r.dropped, 10);
+	assert_int_equal(lxd_module_flush(m), 0);
+	struct rtnl_link_stats64 st;
+	dev_get_stats(dev, &st);
+	assert_int_equal(st.tx_dropped, 10);
+	assert_int_equal(live_skbs(), 0);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+static void test_busy(void **state)
+{
+	(void)state;
+	busy(LXD_XMIT_SYNC);
+	busy(LXD_XMIT_ASYNC);
+	busy(LXD_XMIT_BATCH);
+}
+
+/* Isolated only: ndo_open never returns; the hang deadline kills the domain, dev_open fails. */
+static bool dev_gone(void *arg)
+{
+	(void)arg;
+	return dev_get_by_name("quirky0") == NULL;
+}
+
+static void test_hang_in_open(void **state)
+{
+	(void)state;
+	if (test_mode != LXD_MODULE_ISOLATED) {
+		skip(); /* natively the kernel would hang with it */
+		return;
+	}
+	struct lxd_module *m;
+	const char *p[] = {"hang_open=1"};
+	assert_int_equal(load(&m, p, 1), 0);
+	struct net_device *dev = lxd_module_netdev(m, 0);
+	assert_int_equal(dev_open(dev), -EIO);
+	assert_false(lxd_module_alive(m));
+	assert_true(wait_until(dev_gone, NULL));
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+int main(void)
+{
+	driver_test_setup();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kept_skbs),
+		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_hang_in_open),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -597,6 +597,7 @@ void lxd_iso_release(struct lxd_iso *iso)
 		pthread_join(iso->reaper, NULL);
 	atomic_store(&iso->reaper_started, false);
 	lxd_iso_blk_release(iso);
+	lxd_iso_net_release(iso); /* skbs a driver kept: their data is in this arena */
 	pthread_mutex_lock(&isos_lock);
 	bool keep = atomic_load(&iso->data_live) > 0;
 	if (keep) {

@@ -86,6 +86,10 @@ struct lxd_iso {
 	bool orphaned;            /* unloaded while data buffers live: destroy on the last free */
 	struct lxd_iso *next;     /* the list of isos with a mapped arena */
 	struct iso_disk *disks;   /* iso_blk.c: the disks made for the domain */
+	/* iso_net.c: skbs in the domain's hands, by cookie (dispatcher thread only). */
+	struct sk_buff **skb_obj;
+	uint32_t *skb_gen, *skb_free;
+	uint32_t skb_n, skb_cap, skb_nfree;
 };
 
 /* The iso whose dispatcher thread this is, or NULL. */
@@ -131,6 +135,9 @@ extern const struct net_device_ops lxd_iso_netdev_ops;
  * true; else false (run *@w as usual).
  */
 bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **w, struct lxd_finish *f);
+
+/* Free the skbs a dead or unloaded driver still held (dispatcher gone). */
+void lxd_iso_net_release(struct lxd_iso *iso);
 
 /* The domain died: end every request it holds with an error. */
 void lxd_iso_blk_fail_inflight(struct lxd_iso *iso);

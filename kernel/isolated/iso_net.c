@@ -99,6 +99,67 @@ static void proxy_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *
 	st->tx_dropped += atomic_load(&nd_of(dev)->async_dropped);
 }
 
+/* ---- skbs in the domain's hands ----
+ *
+ * An skb crosses with a cookie (slot index + 1 | generation << 32) into a
+ * table only the dispatcher thread touches: no lock on the fast path.  A
+ * cookie the domain sends back (lxd_knet_consume) is checked like a
+ * capability: index in range, generation current, slot live.
+ */
+
+static uint64_t skb_put_slot(struct lxd_iso *iso, struct sk_buff *skb)
+{
+	uint32_t i;
+	if (iso->skb_nfree) {
+		i = iso->skb_free[--iso->skb_nfree];
+	} else {
+		if (iso->skb_n == iso->skb_cap) {
+			uint32_t cap = iso->skb_cap ? iso->skb_cap * 2 : 256;
+			struct sk_buff **o = realloc(iso->skb_obj, cap * sizeof(*o));
+			if (o)
+				iso->skb_obj = o;
+			uint32_t *g = o ? realloc(iso->skb_gen, cap * sizeof(*g)) : NULL;
+			if (g)
+				iso->skb_gen = g;
+			uint32_t *f = g ? realloc(iso->skb_free, cap * sizeof(*f)) : NULL;
+			if (!f)
+				return 0;
+			iso->skb_free = f;
+			iso->skb_cap = cap;
+		}
+		i = iso->skb_n++;
+		iso->skb_gen[i] = 0;
+	}
+	iso->skb_obj[i] = skb;
+	iso->skb_gen[i]++;
+	return (uint64_t)iso->skb_gen[i] << 32 | (i + 1);
+}
+
+/* The skb of @cookie, its slot freed; NULL for a cookie that names none. */
+static struct sk_buff *skb_take_slot(struct lxd_iso *iso, uint64_t cookie)
+{
+	uint32_t i = (uint32_t)cookie - 1, gen = (uint32_t)(cookie >> 32);
+	if ((uint32_t)cookie == 0 || i >= iso->skb_n || iso->skb_gen[i] != gen || !iso->skb_obj[i])
+		return NULL;
+	struct sk_buff *skb = iso->skb_obj[i];
+	iso->skb_obj[i] = NULL;
+	iso->skb_free[iso->skb_nfree++] = i;
+	return skb;
+}
+
+void lxd_iso_net_release(struct lxd_iso *iso)
+{
+	for (uint32_t i = 0; i < iso->skb_n; i++)
+		if (iso->skb_obj[i])
+			kfree_skb(iso->skb_obj[i]); /* held by a driver that is gone */
+	free(iso->skb_obj);
+	free(iso->skb_gen);
+	free(iso->skb_free);
+	iso->skb_obj = NULL;
+	iso->skb_gen = iso->skb_free = NULL;
+	iso->skb_n = iso->skb_cap = iso->skb_nfree = 0;
+}
+
 /* ---- transmit ---- */
 
 /* Make sure the skb's buffer is in the domain's arena (move it there if not).  0 or -ENOMEM. */
@@ -128,7 +189,7 @@ static int skb_to_arena(struct lxd_iso *iso, struct sk_buff *skb)
  */
 static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
 {
-	uint64_t sref = lxd_iso_ref(iso, skb, LXD_ISO_T_SKB);
+	uint64_t sref = skb_put_slot(iso, skb);
 	if (!sref)
 		return NETDEV_TX_BUSY;
 	atomic_fetch_add_explicit(&iso->xmit_msgs, 1, memory_order_relaxed);
@@ -137,12 +198,12 @@ static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
 			       (unsigned)(skb->data - skb->head), skb->len, skb->protocol);
 	if (rc < 0 || !(rc & LXD_XMIT_CONSUMED)) {
 		if (rc < 0 || (rc & 0xff) != NETDEV_TX_OK) {
-			lxd_iso_unref(iso, sref, LXD_ISO_T_SKB);
+			skb_take_slot(iso, sref);
 			return NETDEV_TX_BUSY;
 		}
-		return NETDEV_TX_OK; /* kept by the driver: its reference stays live */
+		return NETDEV_TX_OK; /* kept by the driver: its cookie stays live */
 	}
-	lxd_iso_unref(iso, sref, LXD_ISO_T_SKB);
+	skb_take_slot(iso, sref);
 	if (rc & LXD_XMIT_DROPPED)
 		kfree_skb(skb);
 	else
@@ -183,7 +244,7 @@ static void run_batch(void *arg)
 	int res[LXD_XMIT_BATCH_MAX];
 	for (unsigned i = 0; i < b->n; i++) {
 		struct sk_buff *skb = b->w[i]->p;
-		refs[i] = lxd_iso_ref(iso, skb, LXD_ISO_T_SKB);
+		refs[i] = skb_put_slot(iso, skb);
 		unsigned long long *d = &desc[i * LXD_XMIT_DESC_WORDS];
 		d[0] = refs[i];
 		d[1] = (uint64_t)(uintptr_t)skb->head;
@@ -200,13 +261,14 @@ static void run_batch(void *arg)
 		struct sk_buff *skb = b->w[i]->p;
 		int r = rc < 0 || !refs[i] ? -EIO : res[i];
 		if (r >= 0 && (r & LXD_XMIT_CONSUMED)) {
-			lxd_iso_unref(iso, refs[i], LXD_ISO_T_SKB);
+			skb_take_slot(iso, refs[i]);
 			if (r & LXD_XMIT_DROPPED)
 				kfree_skb(skb);
 			else
 				consume_skb(skb);
 		} else if (r < 0 || (r & 0xff) != NETDEV_TX_OK) {
-			lxd_iso_unref(iso, refs[i], LXD_ISO_T_SKB);
+			if (refs[i])
+				skb_take_slot(iso, refs[i]);
 			atomic_fetch_add(&nd->async_dropped, 1);
 			kfree_skb(skb);
 		} /* else kept by the driver: its reference stays live */
@@ -365,10 +427,9 @@ int lxd_knet_state(unsigned long long ref, unsigned int op)
 void lxd_knet_consume(unsigned long long ref, int dropped)
 {
 	struct lxd_iso *iso = lxd_iso_self();
-	struct sk_buff *skb = iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_SKB) : NULL;
+	struct sk_buff *skb = iso ? skb_take_slot(iso, ref) : NULL;
 	if (!skb)
 		return;
-	lxd_iso_unref(iso, ref, LXD_ISO_T_SKB);
 	if (dropped)
 		kfree_skb(skb);
 	else

@@ -122,6 +122,28 @@ static void test_hang_in_open(void **state)
 	assert_kernel_clean();
 }
 
+/* Isolated only: the driver dies holding skbs: the kernel frees them at unload. */
+static void test_kill_holding_skbs(void **state)
+{
+	(void)state;
+	if (test_mode != LXD_MODULE_ISOLATED) {
+		skip();
+		return;
+	}
+	struct lxd_module *m;
+	assert_int_equal(load(&m, NULL, 0), 0);
+	struct net_device *dev = lxd_module_netdev(m, 0);
+	assert_int_equal(dev_open(dev), 0);
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(dev, 10, 64, &r), 0);
+	assert_int_equal(lxd_module_flush(m), 0);
+	assert_int_equal(live_skbs(), 10);
+	assert_int_equal(lxd_module_kill(m), 0);
+	assert_true(wait_until(dev_gone, NULL));
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean(); /* the 10 skbs and their arena data included */
+}
+
 int main(void)
 {
 	driver_test_setup();
@@ -129,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_kept_skbs),
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_hang_in_open),
+		cmocka_unit_test(test_kill_holding_skbs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

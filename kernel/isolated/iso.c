@@ -170,6 +170,15 @@ static struct lxd_iso_work *take_works(struct lxd_iso *iso)
 
 /* ---- the dispatcher --------------------------------------------------------------- */
 
+/* Stacks kept for the domain's requests (handlers) and nested calls. */
+#define ISO_STACK_RESERVE 64u
+
+static unsigned stacks_free(void)
+{
+	struct lxd_async_stats st;
+	return lxd_async_stats(&st) == 0 ? st.stacks_free : 0;
+}
+
 static void *dispatcher(void *arg)
 {
 	struct lxd_iso *iso = arg;
@@ -195,29 +204,35 @@ static void *dispatcher(void *arg)
 	struct lxd_chan *ch = lxd_domain_chan(iso->d);
 	struct lxd_finish f = LXD_FINISH_INIT;
 	unsigned idle = 0;
+	/* Works taken from the queue, not started yet: each needs a stack, and
+	 * with none free lxd_async would run it on this very context, which then
+	 * blocks in its call and starves the queue (and the exit behind it). */
+	struct lxd_iso_work *pending = NULL, **pending_tail = &pending;
 	while (!atomic_load_explicit(&iso->stop, memory_order_acquire)) {
-		struct lxd_iso_work *w = take_works(iso);
-		bool busy = w != NULL;
-		while (w) {
-			if (lxd_iso_net_batch(iso, &w, &f))
-				continue;
-			struct lxd_iso_work *next = w->next;
-			lxd_async(&f, run_work, w);
-			w = next;
+		struct lxd_iso_work *taken = take_works(iso);
+		bool busy = taken != NULL;
+		if (taken) {
+			*pending_tail = taken;
+			while (taken->next)
+				taken = taken->next;
+			pending_tail = &taken->next;
 		}
+		while (pending && stacks_free() > ISO_STACK_RESERVE) {
+			struct lxd_iso_work *w = pending;
+			if (!lxd_iso_net_batch(iso, &w, &f)) {
+				struct lxd_iso_work *next = w->next;
+				lxd_async(&f, run_work, w);
+				w = next;
+			}
+			pending = w;
+			busy = true;
+		}
+		if (!pending)
+			pending_tail = &pending;
 		if (lxd_async_poll() > 0)
 			busy = true;
 		if (busy) {
 			idle = 0;
-			continue;
-		}
-		if (iso->ep.st.outstanding > 0) {
-			/* Waiting for the domain's answers: poll, but give the CPU to a
-			 * kernel thread that shares it (lxd_chan_wait would spin 50 us). */
-			if ((++idle & 15) == 0)
-				sched_yield();
-			else
-				lxd_cpu_relax();
 			continue;
 		}
 		if (++idle < 2000) {
@@ -233,7 +248,7 @@ static void *dispatcher(void *arg)
 		 * lands between our last look at the queue and the sleep. */
 		atomic_store(&iso->idle, true);
 		pthread_mutex_lock(&iso->qlock);
-		bool queued = iso->qhead != NULL;
+		bool queued = iso->qhead != NULL || pending;
 		pthread_mutex_unlock(&iso->qlock);
 		int wr = queued ? 0 : lxd_chan_wait(ch, 1000 * 1000);
 		atomic_store(&iso->idle, false);
@@ -247,7 +262,8 @@ static void *dispatcher(void *arg)
 	pthread_mutex_lock(&iso->qlock);
 	iso->closed = true;
 	pthread_mutex_unlock(&iso->qlock);
-	for (struct lxd_iso_work *w = take_works(iso); w;) {
+	*pending_tail = take_works(iso);
+	for (struct lxd_iso_work *w = pending; w;) {
 		struct lxd_iso_work *next = w->next;
 		lxd_async(&f, run_work, w); /* the channel is dead: each fails with -EIO at once */
 		w = next;

@@ -29,6 +29,8 @@ struct dtagset;
 struct dreq {
 	struct dtagset *set;
 	uint64_t kref;          /* the kernel's request, from the last queue_rq */
+	bool in_call;           /* inside the kernel's queue_rq/complete call for it */
+	int done;               /* LXD_RQ_* bits collected during that call */
 	struct bio_vec bv[MAX_SEGS];
 	struct request rq;      /* last: the pdu follows, as natively */
 };
@@ -250,13 +252,32 @@ DEFAULT_VIS void blk_mq_start_request(struct request *rq)
 
 DEFAULT_VIS void blk_mq_end_request(struct request *rq, blk_status_t error)
 {
-	lxd_kblk_end(dreq_of(rq)->kref, error);
+	struct dreq *r = dreq_of(rq);
+	if (r->in_call && !(r->done & (LXD_RQ_ENDED | LXD_RQ_COMPLETE))) {
+		r->done |= LXD_RQ_ENDED | (int)error << 16; /* answered with the call: no message */
+		return;
+	}
+	lxd_kblk_end(r->kref, error);
 }
 
 DEFAULT_VIS bool blk_mq_complete_request(struct request *rq)
 {
-	lxd_kblk_complete(dreq_of(rq)->kref);
+	struct dreq *r = dreq_of(rq);
+	if (r->in_call && !(r->done & (LXD_RQ_ENDED | LXD_RQ_COMPLETE))) {
+		r->done |= LXD_RQ_COMPLETE;
+		return true;
+	}
+	lxd_kblk_complete(r->kref);
 	return true;
+}
+
+/* Leave the call on @r: its result with the end or complete the driver asked for during it. */
+static int in_call(struct dreq *r, int rc_of_call)
+{
+	int done = r->done;
+	r->in_call = false;
+	r->done = 0;
+	return rc_of_call | done;
 }
 
 DEFAULT_VIS int blk_status_to_errno(blk_status_t status)
@@ -307,7 +328,10 @@ int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned in
 		p += n;
 	}
 	struct blk_mq_queue_data bd = {.rq = &r->rq, .last = true};
-	return t->set->ops->queue_rq(r->rq.mq_hctx, &bd);
+	r->in_call = true;
+	r->done = 0;
+	int rc = t->set->ops->queue_rq(r->rq.mq_hctx, &bd);
+	return in_call(r, rc & 0xff);
 }
 
 int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag)
@@ -316,9 +340,11 @@ int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag)
 	struct dreq *r = req_at(set, hwq_tag, &t);
 	if (!r)
 		return -EINVAL;
+	r->in_call = true;
+	r->done = 0;
 	if (t->set->ops->complete)
 		t->set->ops->complete(&r->rq);
 	else
 		blk_mq_end_request(&r->rq, BLK_STS_OK);
-	return 0;
+	return in_call(r, 0);
 }

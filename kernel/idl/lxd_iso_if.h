@@ -125,11 +125,20 @@ void lxd_kblk_complete(unsigned long long rq);
 /*
  * Domain: queue_rq for request @rq (index @hwq_tag = hwq << 16 | tag of
  * tag set @set): op and flags, first sector, data in the arena.  Returns
- * the blk_status_t queue_rq returned.
+ * the blk_status_t queue_rq returned, with LXD_RQ_* bits.
  */
 int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned int hwq_tag,
 		      unsigned int cmd_flags, unsigned long long sector, void *buf, unsigned int bytes);
-/* Domain: ops->complete for the request at @hwq_tag of @set. */
+/* Domain: ops->complete for the request at @hwq_tag of @set.  0, with LXD_RQ_ENDED bits. */
 int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag);
+
+/*
+ * What a driver did to the request inside the call, answered with it
+ * instead of a message of its own: ended it (blk_mq_end_request, status in
+ * bits 16..23), or asked for its completion (blk_mq_complete_request).
+ */
+#define LXD_RQ_ENDED 0x100
+#define LXD_RQ_COMPLETE 0x200
+#define LXD_RQ_END_STATUS(rc) (((unsigned)(rc) >> 16) & 0xff)
 
 #endif

@@ -116,6 +116,8 @@ static int map_data(struct lxd_iso *iso, struct iso_rq *r, void **buf)
 	return 0;
 }
 
+static void proxy_complete(struct request *rq);
+
 static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
 {
 	struct iso_rq *r = w->p;
@@ -131,11 +133,15 @@ static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
 			break;
 		lxd_yield(); /* the driver is out of resources: let completions run, retry */
 	}
-	(void)iso;
 	if (rc < 0)
-		finish(r, BLK_STS_IOERR);   /* the domain is dead or refused the call */
-	else if (rc != BLK_STS_OK)
-		finish(r, (blk_status_t)rc); /* the driver refused it and did not end it */
+		finish(r, BLK_STS_IOERR); /* the domain is dead or refused the call */
+	else if (rc & LXD_RQ_ENDED)
+		finish(r, (blk_status_t)LXD_RQ_END_STATUS(rc)); /* ended inside queue_rq */
+	else if (rc & LXD_RQ_COMPLETE)
+		proxy_complete(r->rq); /* blk_mq_complete_request inside queue_rq */
+	else if ((rc & 0xff) != BLK_STS_OK)
+		finish(r, (blk_status_t)(rc & 0xff)); /* refused, not ended */
+	(void)iso;
 }
 
 static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
@@ -169,8 +175,11 @@ static void w_complete(struct lxd_iso *iso, struct lxd_iso_work *w)
 {
 	(void)iso;
 	struct iso_rq *r = w->p;
-	if (lxd_dblk_complete(w->a[0], r->hwq_tag) < 0)
+	int rc = lxd_dblk_complete(w->a[0], r->hwq_tag);
+	if (rc < 0)
 		finish(r, BLK_STS_IOERR);
+	else if (rc & LXD_RQ_ENDED)
+		finish(r, (blk_status_t)LXD_RQ_END_STATUS(rc)); /* ended inside complete */
 }
 
 /* Softirq context: the domain asked for blk_mq_complete_request; its complete op runs there. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/printk.h>
@@ -263,9 +264,11 @@ static void *dispatcher(void *arg)
 		int wr = queued ? 0 : lxd_chan_wait(ch, 1000 * 1000);
 		atomic_store(&iso->idle, false);
 		if (wr == -EIO) {
+			/* Dead until unloaded: the channel wakes no one any more, so look
+			 * at the queue (works that fail at once) every millisecond. */
 			atomic_store(&iso->dead, true);
-			idle = 0;
-			sched_yield();
+			struct timespec ts = {0, 1000 * 1000};
+			nanosleep(&ts, NULL);
 		}
 	}
 	/* Refuse new works, fail the queued ones: the domain is gone. */

@@ -82,6 +82,7 @@ struct lxd_iso {
 	struct iso_blk_set *sets;
 	_Atomic int xmit_mode;    /* enum lxd_xmit_mode */
 	_Atomic uint64_t rq_zero_copy, rq_bounced, xmit_msgs, xmit_skbs; /* lxd_iso_stats */
+	_Atomic unsigned xmit_queued; /* async transmits queued, not yet answered */
 	bool module_live;         /* init succeeded, exit not run */
 	bool orphaned;            /* unloaded while data buffers live: destroy on the last free */
 	struct lxd_iso *next;     /* the list of isos with a mapped arena */

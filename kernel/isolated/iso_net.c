@@ -15,6 +15,7 @@
  * for the device are; any other is moved into it first.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +226,26 @@ static void w_xmit_async(struct lxd_iso *iso, struct lxd_iso_work *w)
 		kfree_skb(skb);
 	}
 	free(w);
+	atomic_fetch_sub_explicit(&iso->xmit_queued, 1, memory_order_release);
+}
+
+/*
+ * Async transmits in flight or queued, at most: beyond, the sender waits
+ * (a qdisc's limit).  Every queued skb holds arena memory, and a sender
+ * faster than the domain would otherwise fill the arena.
+ */
+#define ISO_XMIT_QUEUE_MAX 4096u
+
+/* Wait for room in the transmit queue.  0, or -EIO when the domain died meanwhile. */
+static int xmit_room(struct lxd_iso *iso)
+{
+	/* Acquire: pairs with the release decrement when a transmit is answered. */
+	while (atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) >= ISO_XMIT_QUEUE_MAX) {
+		if (!lxd_iso_alive(iso))
+			return -EIO;
+		sched_yield();
+	}
+	return 0;
 }
 
 /* ---- batched transmit: consecutive queued transmits of one device, one message ---- */
@@ -274,6 +295,7 @@ static void run_batch(void *arg)
 		} /* else kept by the driver: its reference stays live */
 		free(b->w[i]);
 	}
+	atomic_fetch_sub_explicit(&iso->xmit_queued, b->n, memory_order_release);
 	free(b);
 }
 
@@ -308,12 +330,16 @@ static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 		w.a[0] = nd->ref;
 		return (netdev_tx_t)lxd_iso_run(iso, &w);
 	}
+	if (xmit_room(iso))
+		return NETDEV_TX_BUSY;
 	struct lxd_iso_work *w = malloc(sizeof(*w));
 	if (!w)
 		return NETDEV_TX_BUSY;
 	*w = (struct lxd_iso_work){.fn = w_xmit_async, .p = skb, .q = nd};
 	w->a[0] = nd->ref;
+	atomic_fetch_add_explicit(&iso->xmit_queued, 1, memory_order_relaxed);
 	if (lxd_iso_run(iso, w) != 0) {
+		atomic_fetch_sub_explicit(&iso->xmit_queued, 1, memory_order_relaxed);
 		free(w);
 		return NETDEV_TX_BUSY;
 	}

@@ -4,12 +4,13 @@
  * the paths of the kernel (and of the isolation glue) a well-behaved driver
  * never takes: it keeps the first skbs it is given and frees them only in
  * ndo_stop (consume after the transmit returned); with busy=1 it refuses
- * every transmit (NETDEV_TX_BUSY); with hang_open=1 its ndo_open never
- * returns.  Linux driver style, include/linux/ only, like drivers/.
+ * every transmit (NETDEV_TX_BUSY); with slow_us=N each transmit takes N us;
+ * with hang_open=1 its ndo_open never returns.  Linux driver style, include/linux/ only, like drivers/.
  */
 #include <linux/errno.h>
 #include <linux/etherdevice.h>
 #include <linux/init.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 
@@ -23,6 +24,10 @@ static int hang_open;
 module_param(hang_open, int, 0);
 MODULE_PARM_DESC(hang_open, "ndo_open never returns");
 
+static unsigned int slow_us;
+module_param(slow_us, uint, 0);
+MODULE_PARM_DESC(slow_us, "Busy-wait this long in every transmit (a slow device)");
+
 static struct net_device *quirky_dev;
 static struct sk_buff *held[QUIRKY_HOLD];
 static int nheld;
@@ -32,6 +37,11 @@ static netdev_tx_t quirky_xmit(struct sk_buff *skb, struct net_device *dev)
 	(void)dev;
 	if (busy)
 		return NETDEV_TX_BUSY; /* the skb stays the caller's */
+	if (slow_us) {
+		ktime_t end = ktime_get() + (ktime_t)slow_us * NSEC_PER_USEC;
+		while (ktime_get() < end)
+			;
+	}
 	if (nheld < QUIRKY_HOLD) {
 		held[nheld++] = skb; /* kept: freed in ndo_stop */
 		return NETDEV_TX_OK;

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The quirky test driver (quirky.c) in every mode: skbs a driver keeps past
- * its transmit and frees later, transmits it refuses, and (isolated only) a
- * driver that hangs in ndo_open, ended by the domain's hang deadline.
+ * its transmit and frees later, transmits it refuses, a slow driver under a
+ * fast sender (bounded queue), and (isolated only) a driver that hangs in
+ * ndo_open, ended by the domain's hang deadline.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +125,62 @@ static void test_hang_in_open(void **state)
 	assert_kernel_clean();
 }
 
+struct sampler {
+	_Atomic bool stop;
+	long max_skbs;
+};
+
+static void *sample_skbs(void *arg)
+{
+	struct sampler *s = arg;
+	while (!atomic_load(&s->stop)) {
+		long n = live_skbs();
+		if (n > s->max_skbs)
+			s->max_skbs = n;
+		struct timespec ts = {0, 50 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * A sender far faster than the driver (20 us per transmit): in the async
+ * modes the transmit queue's limit (4096) makes the sender wait, so the
+ * skbs alive (each holding arena memory) stay bounded whatever the speeds;
+ * natively the sender is the driver, one at a time.
+ */
+static void slow_driver(enum lxd_xmit_mode mode)
+{
+	struct lxd_module *m;
+	const char *p[] = {"slow_us=20"};
+	assert_int_equal(load(&m, p, 1), 0);
+	if (test_mode == LXD_MODULE_ISOLATED)
+		assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
+	struct net_device *dev = lxd_module_netdev(m, 0);
+	assert_int_equal(dev_open(dev), 0);
+	struct sampler s = {.max_skbs = 0};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, sample_skbs, &s), 0);
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(dev, 12000, 64, &r), 0);
+	assert_int_equal(r.sent, 12000);
+	assert_int_equal(lxd_module_flush(m), 0);
+	atomic_store(&s.stop, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(s.max_skbs <= 4096 + 16 + 1); /* queue limit + the 16 it keeps + one being built */
+	assert_int_equal(dev_close(dev), 0);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+static void test_slow_driver_bounded_queue(void **state)
+{
+	(void)state;
+	slow_driver(LXD_XMIT_ASYNC);
+	if (test_mode == LXD_MODULE_ISOLATED)
+		slow_driver(LXD_XMIT_BATCH);
+}
+
 /* Isolated only: the driver dies holding skbs: the kernel frees them at unload. */
 static void test_kill_holding_skbs(void **state)
 {
@@ -152,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_hang_in_open),
 		cmocka_unit_test(test_kill_holding_skbs),
+		cmocka_unit_test(test_slow_driver_bounded_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

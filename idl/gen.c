@@ -823,7 +823,10 @@ int idl_gen(FILE *out, const struct idl_file *f, enum idl_side side, const char 
 	emit(g, "#include \"lxds/glue.h\"\n\n");
 	emit(g, "#define GLUE_FN static __attribute__((unused))\n\n");
 	emit_checks(g);
-	emit(g, "/* The glue the caller stubs use (lxd_glue_attach()). */\nstatic struct lxd_glue *glue_self;\n\n");
+	emit(g, "/* The glue the caller stubs use (lxd_glue_attach()): per thread, so each\n"
+		" * thread that owns a runtime (a domain's dispatcher) calls through its own. */\n"
+		"static _Thread_local struct lxd_glue *glue_self;\n"
+		"static struct lxd_glue **glue_self_get(void) { return &glue_self; }\n\n");
 
 	uint32_t nops = 0;
 	emit(g, "/* ---- rpc numbers and sizes (words; > %d spills into the arena) ---- */\n\n", 7);
@@ -893,7 +896,7 @@ int idl_gen(FILE *out, const struct idl_file *f, enum idl_side side, const char 
 	}
 	emit(g, "const struct lxd_glue_iface lxd_glue_iface_%s_%s;\n", g->base, idl_side_name(side));
 	emit(g, "const struct lxd_glue_iface lxd_glue_iface_%s_%s = {\n", g->base, idl_side_name(side));
-	emit(g, "\t.name = \"%s\",\n\t.side = \"%s\",\n\t.handlers = %s,\n\t.nhandlers = %u,\n\t.self = &glue_self,\n};\n",
+	emit(g, "\t.name = \"%s\",\n\t.side = \"%s\",\n\t.handlers = %s,\n\t.nhandlers = %u,\n\t.self_tls = glue_self_get,\n};\n",
 	     g->base, idl_side_name(side), served ? "handlers" : "NULL", served ? nops : 0);
 	idl_ctx_free(&cx);
 	return ferror(out) ? -EIO : 0;

@@ -333,7 +333,8 @@ struct lxd_glue_iface {
 	const char *side;            /* "kernel" or "domain" */
 	const lxd_rpc_fn *handlers;  /* indexed by rpc number; NULL: served by the other side */
 	uint32_t nhandlers;
-	struct lxd_glue **self;      /* where caller stubs find their glue */
+	struct lxd_glue **self;      /* where caller stubs find their glue (one per process), or NULL */
+	struct lxd_glue **(*self_tls)(void); /* ... per thread: the calling thread's pointer, or NULL */
 };
 
 /*

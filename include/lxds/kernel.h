@@ -31,9 +31,8 @@ struct lxd_module;
  * Load the module at @path with @nparams "name=value" parameters and run its
  * init.  Returns 0 with *@out set; -ENOENT (no such file), -ENOEXEC (not a
  * module or wrong ABI), -ENOENT/-EINVAL for a bad parameter, init's own
- * -errno; isolated: -EBUSY while another isolated module is loaded (one at
- * a time for now), -ECHILD/-ETIMEDOUT when its domain does not start, -EIO
- * when it dies during init.
+ * -errno; isolated (each module its own domain): -ECHILD/-ETIMEDOUT when
+ * its domain does not start, -EIO when it dies during init.
  */
 int lxd_module_load(const char *path, enum lxd_module_mode mode, const char *const *params,
 		    size_t nparams, struct lxd_module **out);

@@ -28,15 +28,6 @@
 #define ISO_DOMAIN_CPU 1
 #define ISO_KERNEL_CPU 0
 
-/*
- * Whether the generated caller stubs find their glue per thread (each
- * dispatcher its own), so several isolated modules can be loaded at once.
- * With a per-process pointer only one can (docs/isolation.md).
- */
-#ifndef LXD_GLUE_PER_THREAD
-#define LXD_GLUE_PER_THREAD 0
-#endif
-
 static _Thread_local struct lxd_iso *self;
 
 static void join_dispatcher(struct lxd_iso *iso);
@@ -498,21 +489,12 @@ int lxd_iso_load(struct lxd_module *m, const char *path, const char *const *para
 		pr_err("module %s: the domain glue %s is missing\n", path, glue);
 		return -ENOENT;
 	}
-	pthread_mutex_lock(&isos_lock);
-	struct lxd_iso *other = isos;
-	while (other && other->orphaned)
-		other = other->next;
-	if (other && !LXD_GLUE_PER_THREAD) {
-		pthread_mutex_unlock(&isos_lock);
-		pr_err("module %s: another isolated module (%s) is loaded; one at a time with this glue\n",
-		       path, lxd_module_name(other->mod));
-		return -EBUSY;
-	}
+	/* Several at once: each dispatcher attaches the generated glue for its
+	 * own thread (the stubs find their glue per thread). */
 	struct lxd_iso *iso = calloc(1, sizeof(*iso));
-	if (!iso) {
-		pthread_mutex_unlock(&isos_lock);
+	if (!iso)
 		return -ENOMEM;
-	}
+	pthread_mutex_lock(&isos_lock);
 	iso->next = isos;
 	isos = iso;
 	pthread_mutex_unlock(&isos_lock);

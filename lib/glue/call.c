@@ -118,7 +118,11 @@ int lxd_glue_attach(struct lxd_glue *g, const struct lxd_glue_iface *iface, stru
 {
 	if (!g || !iface || !cfg)
 		return -EINVAL;
-	if (iface->self)
+	/* Per thread when the glue has it: each thread owning a runtime (one
+	 * per isolated module in the kernel) calls through its own. */
+	if (iface->self_tls)
+		*iface->self_tls() = g;
+	else if (iface->self)
 		*iface->self = g;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->handlers = iface->handlers;

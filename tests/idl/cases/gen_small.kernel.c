@@ -28,8 +28,10 @@ _Static_assert(__builtin_types_compatible_p(__typeof__(&greet), int (*)(const ch
 _Static_assert(__builtin_types_compatible_p(__typeof__(&give), int (*)(struct thing *)),
                "gen_small.idl:14: rpc give: the header declares another prototype");
 
-/* The glue the caller stubs use (lxd_glue_attach()). */
-static struct lxd_glue *glue_self;
+/* The glue the caller stubs use (lxd_glue_attach()): per thread, so each
+ * thread that owns a runtime (a domain's dispatcher) calls through its own. */
+static _Thread_local struct lxd_glue *glue_self;
+static struct lxd_glue **glue_self_get(void) { return &glue_self; }
 
 /* ---- rpc numbers and sizes (words; > 7 spills into the arena) ---- */
 
@@ -329,5 +331,5 @@ const struct lxd_glue_iface lxd_glue_iface_gen_small_kernel = {
 	.side = "kernel",
 	.handlers = handlers,
 	.nhandlers = 4,
-	.self = &glue_self,
+	.self_tls = glue_self_get,
 };

@@ -76,8 +76,10 @@ _Static_assert(__builtin_types_compatible_p(__typeof__(&toy_sum), int (*)(const 
 _Static_assert(__builtin_types_compatible_p(__typeof__(&toy_read_stats), int (*)(unsigned int, unsigned long long *)),
                "gen_toydev.idl:51: rpc toy_read_stats: the header declares another prototype");
 
-/* The glue the caller stubs use (lxd_glue_attach()). */
-static struct lxd_glue *glue_self;
+/* The glue the caller stubs use (lxd_glue_attach()): per thread, so each
+ * thread that owns a runtime (a domain's dispatcher) calls through its own. */
+static _Thread_local struct lxd_glue *glue_self;
+static struct lxd_glue **glue_self_get(void) { return &glue_self; }
 
 /* ---- rpc numbers and sizes (words; > 7 spills into the arena) ---- */
 
@@ -1393,5 +1395,5 @@ const struct lxd_glue_iface lxd_glue_iface_gen_toydev_domain = {
 	.side = "domain",
 	.handlers = handlers,
 	.nhandlers = 18,
-	.self = &glue_self,
+	.self_tls = glue_self_get,
 };

@@ -47,27 +47,31 @@ int bench_split(int argc, char **argv, char **rest, int (*take)(void *ctx, int a
 	return n;
 }
 
+int lxd_tool_load_driver(const char *cmd, const char *driver, const char *const *params,
+			 size_t nparams, enum lxd_module_mode mode, struct lxd_module **m)
+{
+	char path[4096];
+	int err = lxd_module_find(driver, path, sizeof(path));
+	if (err) {
+		fprintf(stderr, "lxds %s: driver '%s' not found (%s); set LXDS_DRIVER_PATH to the folder of %s.so\n",
+			cmd, driver, strerror(-err), driver);
+		return err;
+	}
+	err = lxd_module_load(path, mode, params, nparams, m);
+	if (err == -ENOSYS)
+		fprintf(stderr, "lxds %s: isolated mode is not available in this build\n", cmd);
+	else if (err)
+		fprintf(stderr, "lxds %s: loading %s %s failed: %s\n", cmd, path,
+			mode == LXD_MODULE_NATIVE ? "native" : "isolated", strerror(-err));
+	return err;
+}
+
 int bench_drv_load(const char *bench, const struct bench_drv *d, enum lxd_module_mode mode,
 		   struct lxd_module **m)
 {
-	static bool noted;
-	char path[4096];
-	int err = lxd_module_find(d->driver, path, sizeof(path));
-	if (err) {
-		fprintf(stderr, "lxds bench %s: driver '%s' not found (%s); set LXDS_DRIVER_PATH to the folder of %s.so\n",
-			bench, d->driver, strerror(-err), d->driver);
-		return err;
-	}
-	err = lxd_module_load(path, mode, d->params, d->nparams, m);
-	if (err == -ENOSYS) {
-		if (!noted)
-			fprintf(stderr, "lxds bench %s: note: isolated mode is not available yet (domains and IDL glue "
-					"are still being built); isolated cases report n/a\n", bench);
-		noted = true;
-	} else if (err) {
-		fprintf(stderr, "lxds bench %s: loading %s failed: %s\n", bench, path, strerror(-err));
-	}
-	return err;
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "bench %s", bench);
+	return lxd_tool_load_driver(cmd, d->driver, d->params, d->nparams, mode, m);
 }
 
 void bench_drv_params(const struct bench_drv *d, char *buf, size_t len)

@@ -37,10 +37,15 @@ int bench_split(int argc, char **argv, char **rest,
 		int (*take)(void *ctx, int argc, char **argv, int *i), void *ctx);
 
 /*
- * Load @d's driver in @mode.  Returns 0 with *@m set; -ENOSYS when the
- * mode is not available yet (a note on stderr the first time); another
- * -errno after printing why.
+ * Find driver module @driver ("dummy") and load it in @mode with @nparams
+ * "name=value" parameters, for the command @cmd ("net", "bench blk",
+ * "demo": it names the command in messages).  Returns 0 with *@m set, or
+ * -errno after printing why on stderr (-ENOSYS: the mode is unavailable).
  */
+int lxd_tool_load_driver(const char *cmd, const char *driver, const char *const *params,
+			 size_t nparams, enum lxd_module_mode mode, struct lxd_module **m);
+
+/* lxd_tool_load_driver() for a bench: @d's driver and parameters, "bench @bench" in messages. */
 int bench_drv_load(const char *bench, const struct bench_drv *d, enum lxd_module_mode mode,
 		   struct lxd_module **m);
 

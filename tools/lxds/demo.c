@@ -22,6 +22,7 @@
 #include <linux/netdevice.h>
 
 #include "bench.h"
+#include "bench_drv.h"
 #include "cmd.h"
 #include "lxds/kernel.h"
 #include "lxds/util.h"
@@ -39,14 +40,7 @@ static void step(int n, const char *what)
 static int load(const char *name, enum lxd_module_mode mode, const char *const *params, size_t n,
 		struct lxd_module **m)
 {
-	char path[4096];
-	int err = lxd_module_find(name, path, sizeof(path));
-	if (!err)
-		err = lxd_module_load(path, mode, params, n, m);
-	if (err)
-		fprintf(stderr, "lxds demo: cannot load %s %s: %s\n", name,
-			mode == LXD_MODULE_NATIVE ? "native" : "isolated", strerror(-err));
-	return err;
+	return lxd_tool_load_driver("demo", name, params, n, mode, m);
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <linux/netdevice.h>
 
 #include "bench.h"
+#include "bench_drv.h"
 #include "cmd.h"
 #include "lxds/kernel.h"
 #include "lxds/util.h"
@@ -62,19 +63,9 @@ static int common_opt(int argc, char **argv, int *i, struct drv_opts *o)
 	return 1;
 }
 
-static int load_driver(const struct drv_opts *o, struct lxd_module **m)
+static int load_driver(const char *cmd, const struct drv_opts *o, struct lxd_module **m)
 {
-	char path[4096];
-	int err = lxd_module_find(o->driver, path, sizeof(path));
-	if (err) {
-		fprintf(stderr, "lxds: driver '%s' not found (%s); set LXDS_DRIVER_PATH to the folder of %s.so\n",
-			o->driver, strerror(-err), o->driver);
-		return err;
-	}
-	err = lxd_module_load(path, o->mode, o->params, o->nparams, m);
-	if (err)
-		fprintf(stderr, "lxds: loading %s failed: %s\n", path, strerror(-err));
-	return err;
+	return lxd_tool_load_driver(cmd, o->driver, o->params, o->nparams, o->mode, m);
 }
 
 static const char *mode_name(enum lxd_module_mode m) { return m == LXD_MODULE_NATIVE ? "native" : "isolated"; }
@@ -119,7 +110,7 @@ int lxd_cmd_net(int argc, char **argv)
 		i++;
 	}
 	struct lxd_module *m;
-	if (load_driver(&o, &m))
+	if (load_driver("net", &o, &m))
 		return 1;
 	int rc = 1;
 	struct net_device *dev = lxd_module_netdev(m, 0);
@@ -238,7 +229,7 @@ int lxd_cmd_blk(int argc, char **argv)
 			o.params[o.nparams++] = "size=1024"; /* verify needs distinct blocks: a 1 GiB RAM disk */
 	}
 	struct lxd_module *m;
-	if (load_driver(&o, &m))
+	if (load_driver("blk", &o, &m))
 		return 1;
 	int rc = 1;
 	struct gendisk *disk = lxd_module_disk(m, 0);

@@ -22,6 +22,24 @@ struct lxd_module *lxd_module_current(void);
 /* Make @m current on this thread (an isolated module's dispatcher thread serves only it). */
 void lxd_module_set_current(struct lxd_module *m);
 
+/*
+ * pthread_cond_wait for the kernel's own waits (a free tag, a sync I/O, a
+ * drain), unless this thread has calls in flight on its lane: their
+ * completions -- maybe the very thing waited for -- run only when this
+ * thread polls, so poll a while instead of sleeping.  Callers loop on
+ * their condition, as with pthread_cond_wait.
+ */
+static inline void lxd_cond_wait_polling(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	if (lxd_poll_inflight() == 0) {
+		pthread_cond_wait(c, m);
+		return;
+	}
+	pthread_mutex_unlock(m);
+	lxd_poll(100 * 1000);
+	pthread_mutex_lock(m);
+}
+
 /* ---- isolated modules (kernel/isolated/) ---- */
 
 struct lxd_iso;

@@ -33,6 +33,9 @@ struct blk_mq_hw_ctx {
 struct blk_mq_ops {
 	/* Start @bd->rq.  BLK_STS_OK, BLK_STS_RESOURCE/DEV_RESOURCE to be retried later, or an error. */
 	blk_status_t (*queue_rq)(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd);
+	/* Requests were queued with bd->last false and no last one followed: kick the
+	 * hardware for them now (a driver may defer its doorbell until last).  Optional. */
+	void (*commit_rqs)(struct blk_mq_hw_ctx *hctx);
 	/* Finish a request passed to blk_mq_complete_request (softirq context). */
 	void (*complete)(struct request *rq);
 	int (*init_hctx)(struct blk_mq_hw_ctx *hctx, void *driver_data, unsigned int hctx_idx);

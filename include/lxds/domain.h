@@ -255,6 +255,8 @@ int lxd_domain_module_init(struct lxd_domain *d);     /* the module init's resul
  */
 void lxd_domain_call_begin(struct lxd_domain *d);
 void lxd_domain_call_end(struct lxd_domain *d);
+/* Calls are still in flight but one was just answered: the deadline starts again. */
+void lxd_domain_call_progress(struct lxd_domain *d);
 
 /* The kernel side of the domain's channel.  Valid until the next start. */
 struct lxd_chan *lxd_domain_chan(struct lxd_domain *d);

@@ -101,6 +101,7 @@ struct lxd_chan {
 	uint64_t spin_cycles;
 	bool spin_fixed;            /* keep spin_cycles as set (tests, known traffic) */
 	uint64_t sleeps;            /* statistics: times this side went to sleep */
+	struct lxd_chan *also;      /* more channels lxd_chan_wait() watches (lxd_chan_wait_also) */
 	_Atomic int dead;           /* set by lxd_chan_mark_dead(): waits fail with -EIO */
 
 	void *shm;
@@ -369,5 +370,28 @@ int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns);
 
 /* Wake a side sleeping in lxd_chan_wait() on @ch's receive doorbell (e.g. to stop it). */
 void lxd_chan_kick_self(struct lxd_chan *ch);
+
+/*
+ * Several channels, one doorbell.  A receiver can sleep on one futex only,
+ * so extra channels to the same peer (per-thread lanes next to a main
+ * channel) borrow the main channel's doorbells:
+ *
+ *   sender side:   lxd_chan_ring_with(lane, main): publishing on @lane
+ *                  rings the peer's doorbell of @main.
+ *   receiver side: lxd_chan_wait_also(main, lane): lxd_chan_wait(main)
+ *                  returns when @lane has work too, and a sleeper re-checks
+ *                  @lane after announcing its sleep (no lost wake-up).
+ *
+ * Both sides must agree (a protocol decision: a sender that rings the
+ * lane's own doorbell would find nobody asleep on it).  Undo with
+ * lxd_chan_wait_unlink() before @lane's memory goes.  Single-threaded per
+ * side, like the rest of a side's struct lxd_chan.
+ */
+static inline void lxd_chan_ring_with(struct lxd_chan *lane, const struct lxd_chan *main_ch)
+{
+	lane->tx_bell = main_ch->tx_bell;
+}
+void lxd_chan_wait_also(struct lxd_chan *main_ch, struct lxd_chan *lane);
+void lxd_chan_wait_unlink(struct lxd_chan *main_ch, struct lxd_chan *lane);
 
 #endif

@@ -99,6 +99,32 @@ int lxd_module_set_xmit_mode(struct lxd_module *m, enum lxd_xmit_mode mode);
  */
 int lxd_module_kill(struct lxd_module *m);
 
+/*
+ * Polling threads (kernel/isolated/lane.c, docs/isolation.md).  After
+ * lxd_poll_begin(), the calling thread's calls into an isolated module
+ * (queue_rq of its I/O, its transmits) go over a channel of the thread's
+ * own, started right where they are made, instead of being handed to the
+ * module's dispatcher thread; their completions (end_io, the end of a
+ * transmit) then run only inside lxd_poll() on this thread -- as io_uring's
+ * IOPOLL reaps polled I/O.  The kernel's own waits on this thread (a free
+ * tag, lxd_blk_rw) poll by themselves.  One isolated module per thread
+ * gets a lane; calls into others, and native modules, work as without.
+ *
+ * lxd_poll_begin: 0, -EBUSY (already polling), -EINVAL (a dispatcher thread).
+ * lxd_poll: run the completions that are in; with @wait_ns != 0 and none
+ *   in yet but calls in flight, wait up to @wait_ns ns (-1: no limit) for
+ *   one.  Returns how many messages were taken (0: nothing happened).
+ *   A polling thread must keep polling while it has calls in flight: the
+ *   domain's hang deadline counts from its last answer taken.
+ * lxd_poll_inflight: calls started on this thread's lane, not finished.
+ * lxd_poll_end: send what is pending, wait for every call in flight, take
+ *   the lane down.  0.  Also run when a polling thread exits.
+ */
+int lxd_poll_begin(void);
+int lxd_poll(int64_t wait_ns);
+unsigned lxd_poll_inflight(void);
+int lxd_poll_end(void);
+
 /* What crossed to an isolated module's domain, for tests and benchmarks. */
 struct lxd_iso_stats {
 	uint64_t rq_zero_copy;  /* requests whose data was already in the arena */
@@ -183,6 +209,23 @@ struct lxd_blk_io {
  * (no buffer), -EIO (beyond the end of the disk).  May sleep for a free tag.
  */
 int lxd_blk_submit(struct gendisk *disk, struct lxd_blk_io *io);
+
+/*
+ * Plugging, as Linux's blk_start_plug: while the calling thread holds a
+ * plug, lxd_blk_submit hands requests to the driver with bd->last false
+ * (the driver may hold them back, e.g. to send several in one message or
+ * ring its doorbell once), and lxd_blk_finish_plug calls the driver's
+ * commit_rqs for them.  The kernel flushes a thread's plug itself before
+ * that thread waits (for a tag, in lxd_blk_rw).  A nested start is a
+ * no-op: the outermost plug flushes.  The plug lives on the caller's
+ * stack; finish it before it goes out of scope.
+ */
+struct lxd_blk_plug {
+	void *hctx[8]; /* hardware contexts given requests with bd->last false */
+	unsigned n;
+};
+void lxd_blk_start_plug(struct lxd_blk_plug *plug);
+void lxd_blk_finish_plug(struct lxd_blk_plug *plug);
 
 /* Submit and wait.  Returns 0 or -errno (rejection or completion error). */
 int lxd_blk_rw(struct gendisk *disk, unsigned op, uint64_t sector, void *buf, uint32_t len);

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LXD_MODULE_ABI 1u
+#define LXD_MODULE_ABI 2u /* 2: blk_mq_ops.commit_rqs */
 #define LXD_MODULE_INFO_SYMBOL "lxd_module_info"
 
 enum lxd_param_type {

@@ -56,6 +56,9 @@ static inline struct lxd_rq *lxd_rq_of(struct request *rq)
 	return (struct lxd_rq *)((char *)rq - offsetof(struct lxd_rq, rq));
 }
 
+/* Commit what the calling thread's plug holds (before it waits for anything). */
+void lxd_blk_flush_plug(void);
+
 /* Take a free request, preferring hardware queue @hwq; sleeps while none is free. */
 struct lxd_rq *lxd_tags_get(struct blk_mq_tag_set *set, unsigned hwq);
 /* Give @r back. */

@@ -96,10 +96,11 @@ int add_disk(struct gendisk *disk)
 
 static void drain(struct request_queue *q)
 {
+	lxd_blk_flush_plug(); /* ours may be among the requests waited for */
 	pthread_mutex_lock(&q->drain_lock);
 	q->dying = true;
 	while (q->inflight)
-		pthread_cond_wait(&q->drained, &q->drain_lock);
+		lxd_cond_wait_polling(&q->drained, &q->drain_lock);
 	pthread_mutex_unlock(&q->drain_lock);
 }
 

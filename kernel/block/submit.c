@@ -17,6 +17,57 @@
 
 #define RESOURCE_RETRIES 10000 /* queue_rq said "busy": retry this often, then fail */
 
+/* ---- plugging ---- */
+
+static _Thread_local struct lxd_blk_plug *cur_plug;
+
+void lxd_blk_start_plug(struct lxd_blk_plug *plug)
+{
+	plug->n = 0;
+	if (!cur_plug)
+		cur_plug = plug;
+}
+
+static void commit(struct lxd_blk_plug *plug)
+{
+	unsigned n = plug->n;
+	plug->n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct blk_mq_hw_ctx *h = plug->hctx[i];
+		if (h->lxd_set->ops->commit_rqs)
+			h->lxd_set->ops->commit_rqs(h);
+	}
+}
+
+void lxd_blk_finish_plug(struct lxd_blk_plug *plug)
+{
+	if (cur_plug != plug)
+		return;
+	cur_plug = NULL;
+	commit(plug);
+}
+
+void lxd_blk_flush_plug(void)
+{
+	if (cur_plug)
+		commit(cur_plug);
+}
+
+/* Under a plug: note @h for the commit.  Whether the request is the last for now. */
+static bool plug_add(struct blk_mq_hw_ctx *h)
+{
+	struct lxd_blk_plug *p = cur_plug;
+	if (!p)
+		return true;
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->hctx[i] == h)
+			return false;
+	if (p->n == sizeof(p->hctx) / sizeof(p->hctx[0]))
+		commit(p); /* more hardware contexts than a plug tracks: kick what it has */
+	p->hctx[p->n++] = h;
+	return false;
+}
+
 int blk_status_to_errno(blk_status_t status)
 {
 	switch (status) {
@@ -159,7 +210,7 @@ int lxd_blk_submit(struct gendisk *disk, struct lxd_blk_io *io)
 		rq->nr_bvecs = 0;
 	__atomic_store_n(&rq->lxd_state, LXD_RQ_QUEUED, __ATOMIC_RELEASE);
 
-	struct blk_mq_queue_data bd = {rq, true};
+	struct blk_mq_queue_data bd = {rq, plug_add(rq->mq_hctx)};
 	blk_status_t st;
 	for (int tries = 0;; tries++) {
 		st = set->ops->queue_rq(rq->mq_hctx, &bd);
@@ -196,9 +247,10 @@ int lxd_blk_rw(struct gendisk *disk, unsigned op, uint64_t sector, void *buf, ui
 	int err = lxd_blk_submit(disk, &io);
 	if (err)
 		return err;
+	lxd_blk_flush_plug(); /* we are about to wait for it */
 	pthread_mutex_lock(&s.lock);
 	while (!s.done)
-		pthread_cond_wait(&s.cond, &s.lock);
+		lxd_cond_wait_polling(&s.cond, &s.lock);
 	pthread_mutex_unlock(&s.lock);
 	pthread_mutex_destroy(&s.lock);
 	pthread_cond_destroy(&s.cond);

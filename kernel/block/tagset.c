@@ -127,8 +127,14 @@ struct lxd_rq *lxd_tags_get(struct blk_mq_tag_set *set, unsigned hwq)
 {
 	struct lxd_tags *t = set->lxd_tags;
 	pthread_mutex_lock(&t->lock);
+	if (t->nfree_total == 0) {
+		/* Requests held back by our own plug may be what holds the tags. */
+		pthread_mutex_unlock(&t->lock);
+		lxd_blk_flush_plug();
+		pthread_mutex_lock(&t->lock);
+	}
 	while (t->nfree_total == 0)
-		pthread_cond_wait(&t->freed, &t->lock);
+		lxd_cond_wait_polling(&t->freed, &t->lock);
 	unsigned q = hwq;
 	while (t->nfree[q] == 0)
 		q = (q + 1) % set->nr_hw_queues;

@@ -305,13 +305,10 @@ static struct dreq *req_at(unsigned long long set, unsigned int hwq_tag, struct 
 	return t->rqs[hwq * t->depth + tag];
 }
 
-int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned int hwq_tag,
-		      unsigned int cmd_flags, unsigned long long sector, void *buf, unsigned int bytes)
+/* queue_rq of the driver for one request; the kernel's answer word (LXD_RQ_* bits). */
+static int queue_one(struct dtagset *t, struct dreq *r, unsigned long long rq, unsigned int cmd_flags,
+		     unsigned long long sector, void *buf, unsigned int bytes, bool last)
 {
-	struct dtagset *t;
-	struct dreq *r = req_at(set, hwq_tag, &t);
-	if (!r || bytes > LXD_BLK_MAX_IO_BYTES)
-		return -EINVAL;
 	r->kref = rq;
 	r->rq.cmd_flags = cmd_flags;
 	r->rq.__sector = sector;
@@ -327,11 +324,46 @@ int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned in
 		r->bv[r->rq.nr_bvecs++] = (struct bio_vec){(struct page *)page, n, off};
 		p += n;
 	}
-	struct blk_mq_queue_data bd = {.rq = &r->rq, .last = true};
+	struct blk_mq_queue_data bd = {.rq = &r->rq, .last = last};
 	r->in_call = true;
 	r->done = 0;
 	int rc = t->set->ops->queue_rq(r->rq.mq_hctx, &bd);
 	return in_call(r, rc & 0xff);
+}
+
+int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned int hwq_tag,
+		      unsigned int cmd_flags, unsigned long long sector, void *buf, unsigned int bytes)
+{
+	struct dtagset *t;
+	struct dreq *r = req_at(set, hwq_tag, &t);
+	if (!r || bytes > LXD_BLK_MAX_IO_BYTES)
+		return -EINVAL;
+	return queue_one(t, r, rq, cmd_flags, sector, buf, bytes, true);
+}
+
+int lxd_dblk_queue_rqs(unsigned long long set, unsigned int nw, const unsigned long long *desc,
+		       unsigned int n, int *res)
+{
+	struct dtagset *t = lxd_glue_map_get(&lxd_dom.sets, set);
+	if (!t)
+		return -EBADF;
+	if (n == 0 || n > LXD_RQ_BATCH_MAX || nw != n * LXD_RQ_DESC_WORDS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned long long *w = &desc[i * LXD_RQ_DESC_WORDS];
+		struct dtagset *tt;
+		struct dreq *r = req_at(set, (unsigned)w[1], &tt);
+		unsigned bytes = (unsigned)w[2];
+		void *buf = (void *)(uintptr_t)w[4];
+		/* What the glue checks for the single call's arena buffer, checked here. */
+		if (!r || bytes > LXD_BLK_MAX_IO_BYTES ||
+		    (buf && !lxd_arena_contains(lxd_dom.env->arena, buf, bytes))) {
+			res[i] = -EINVAL;
+			continue;
+		}
+		res[i] = queue_one(t, r, w[0], (unsigned)(w[2] >> 32), w[3], buf, bytes, i == n - 1);
+	}
+	return 0;
 }
 
 int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag)

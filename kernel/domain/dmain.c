@@ -26,6 +26,10 @@ __attribute__((visibility("default"))) int lxd_glue_domain_main(struct lxd_domai
 
 int lxd_glue_domain_prepare(void)
 {
+	/* This library's own copy of fIPC (-Bsymbolic) registers for membarrier
+	 * now: its first attach (a lane's) comes after lockdown, which forbids
+	 * the registration, and its sleeps need the asymmetric fence. */
+	lxd_fipc_process_init();
 	/* Stacks, guard pages and the overflow handler: forbidden after lockdown. */
 	struct lxd_async_config ac = {.stacks = DOM_STACKS};
 	int rc = lxd_async_init(&ac);
@@ -107,14 +111,17 @@ int lxd_glue_domain_main(struct lxd_domain_env *env)
 	struct dom *d = &lxd_dom;
 	struct lxd_ep_config cfg;
 	d->env = env;
+	d->cfg = (struct lxd_ep_config){0};
 	d->f = (struct lxd_finish)LXD_FINISH_INIT;
 	int rc = lxd_cap_init(&d->caps, 0);
 	if (!rc)
 		rc = lxd_glue_init(&d->g, NULL, env->arena, &d->caps, 0);
 	if (!rc)
 		rc = lxd_glue_attach(&d->g, &lxd_glue_iface_lxd_iso_domain, &cfg);
-	if (!rc)
+	if (!rc) {
+		d->cfg = cfg;
 		rc = lxd_ep_init(&d->ep, env->chan, &cfg);
+	}
 	if (rc) {
 		fprintf(stderr, "lxd_kdomain: cannot set up the glue (%d)\n", rc);
 		return 2;

@@ -32,6 +32,7 @@ struct dom {
 	struct lxd_glue_map netdevs; /* kernel reference -> struct dnetdev */
 	struct lxd_glue_map sets;    /* kernel reference -> struct dtagset */
 	uint64_t rand_state;        /* eth_random_addr (getrandom is not allowed here) */
+	struct lxd_ep_config cfg;   /* the generated handlers: the main channel's and every lane's */
 };
 
 extern struct dom lxd_dom;

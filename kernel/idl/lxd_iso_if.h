@@ -34,6 +34,19 @@ int lxd_dmod_exit(void);
 /* Domain: nothing; answered after every request sent before it was handled.  0. */
 int lxd_dmod_ping(void);
 
+/*
+ * Domain: attach a lane, a channel of @slots slots per direction that the
+ * kernel formatted in @mem (an arena buffer of @bytes bytes), and serve
+ * the same rpcs on it as on the main channel.  The lane's number (>= 0),
+ * -EINVAL (bad geometry), -EPROTO (not a formatted channel), -ENOSPC.
+ * Requests the driver makes while serving a lane go on the main channel.
+ */
+int lxd_dlane_open(void *mem, unsigned int bytes, unsigned int slots);
+/* Domain: detach lane @lane (nothing in flight on it).  0, -ENOENT, -EBUSY. */
+int lxd_dlane_close(int lane);
+/* Slots per direction of a lane. */
+#define LXD_LANE_SLOTS 256u
+
 /* ---- net (netdev.idl) ---- */
 
 /* The fields a driver sets up before register_netdev, sent as bytes. */
@@ -129,6 +142,18 @@ void lxd_kblk_complete(unsigned long long rq);
  */
 int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned int hwq_tag,
 		      unsigned int cmd_flags, unsigned long long sector, void *buf, unsigned int bytes);
+/*
+ * Domain: queue_rq for @n requests of @set in one message, the last one
+ * with bd->last true.  @desc holds LXD_RQ_DESC_WORDS words per request:
+ * the kernel's request reference, hwq_tag, cmd_flags << 32 | bytes,
+ * sector, and the data's address in the arena (0: none).  @res[i] gets
+ * what lxd_dblk_queue_rq would return for request i.  0, or -EINVAL /
+ * -EBADF for the whole batch (nothing queued).
+ */
+#define LXD_RQ_DESC_WORDS 5
+#define LXD_RQ_BATCH_MAX 32
+int lxd_dblk_queue_rqs(unsigned long long set, unsigned int nw, const unsigned long long *desc,
+		       unsigned int n, int *res);
 /* Domain: ops->complete for the request at @hwq_tag of @set.  0, with LXD_RQ_ENDED bits. */
 int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag);
 

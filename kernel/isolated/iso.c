@@ -120,6 +120,13 @@ int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
 		w->fn(iso, w);
 		return w->result;
 	}
+	/* A polling thread drives its own lane (lane.c); module init and exit
+	 * (unwatched) always go through the dispatcher. */
+	if (!w->unwatched) {
+		struct lxd_lane *l = lxd_iso_lane(iso);
+		if (l)
+			return lxd_lane_run(l, w);
+	}
 	/* A work nobody waits for is queued even on the dispatcher: run inline it
 	 * would nest (an end_io that resubmits would call queue_rq inside the
 	 * handler of the previous end, and so on, one level per I/O). */
@@ -396,6 +403,7 @@ static void on_death(void *arg, struct lxd_domain *d)
 {
 	struct lxd_iso *iso = arg;
 	atomic_store(&iso->dead, true);
+	lxd_iso_lanes_dead(iso);
 	lxd_iso_blk_fail_inflight(iso);
 	if (atomic_load(&iso->stop))
 		return; /* an orderly stop or a failed load: the loader cleans up itself */
@@ -463,6 +471,8 @@ static void iso_destroy(struct lxd_iso *iso)
 	pthread_mutex_destroy(&iso->qlock);
 	pthread_mutex_destroy(&iso->data_lock);
 	pthread_mutex_destroy(&iso->obj_lock);
+	pthread_mutex_destroy(&iso->lane_lock);
+	pthread_mutex_destroy(&iso->skb_lock);
 	free(iso);
 }
 
@@ -502,6 +512,8 @@ int lxd_iso_load(struct lxd_module *m, const char *path, const char *const *para
 	pthread_mutex_init(&iso->qlock, NULL);
 	pthread_mutex_init(&iso->data_lock, NULL);
 	pthread_mutex_init(&iso->obj_lock, NULL);
+	pthread_mutex_init(&iso->lane_lock, NULL);
+	pthread_mutex_init(&iso->skb_lock, NULL);
 	atomic_store(&iso->start_rc, 1);
 
 	const char *globs[] = {glue, NULL};
@@ -558,6 +570,7 @@ fail:
 	if (iso->d)
 		lxd_domain_kill(iso->d); /* -ESRCH when it is not running: fine */
 	atomic_store(&iso->dead, true);
+	lxd_iso_lanes_dead(iso);
 	lxd_iso_blk_fail_inflight(iso);
 	join_dispatcher(iso);
 	*out = iso; /* the loader calls lxd_iso_release after its owner cleanup */
@@ -593,6 +606,7 @@ void lxd_iso_stop(struct lxd_iso *iso)
 	if (!atomic_load(&iso->dead))
 		lxd_domain_stop(iso->d);
 	atomic_store(&iso->dead, true);
+	lxd_iso_lanes_dead(iso);
 	lxd_iso_blk_fail_inflight(iso);
 	/* The dispatcher ends after failing what is still queued (transmits,
 	 * requests): nothing of the module's runs once the loader frees its devices. */
@@ -632,6 +646,7 @@ int lxd_iso_kill(struct lxd_iso *iso)
 	/* Dead from now on for new calls; the monitor's on_death fails what it held. */
 	int rc = lxd_domain_kill(iso->d);
 	atomic_store(&iso->dead, true);
+	lxd_iso_lanes_dead(iso);
 	return rc;
 }
 

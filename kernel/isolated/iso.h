@@ -51,6 +51,7 @@ struct lxd_iso_work {
 
 struct iso_blk_set;
 struct iso_disk;
+struct lxd_lane;
 
 struct lxd_iso {
 	struct lxd_module *mod;
@@ -83,15 +84,59 @@ struct lxd_iso {
 	_Atomic int xmit_mode;    /* enum lxd_xmit_mode */
 	_Atomic uint64_t rq_zero_copy, rq_bounced, xmit_msgs, xmit_skbs; /* lxd_iso_stats */
 	_Atomic unsigned xmit_queued; /* async transmits queued, not yet answered */
-	bool module_live;         /* init succeeded, exit not run */
+	_Atomic bool module_live; /* init succeeded, exit not run (read by polling threads) */
 	bool orphaned;            /* unloaded while data buffers live: destroy on the last free */
 	struct lxd_iso *next;     /* the list of isos with a mapped arena */
 	struct iso_disk *disks;   /* iso_blk.c: the disks made for the domain */
-	/* iso_net.c: skbs in the domain's hands, by cookie (dispatcher thread only). */
+	/* lane.c: the lanes of polling threads to this domain (under lane_lock). */
+	pthread_mutex_t lane_lock;
+	struct lxd_lane *lanes;
+	/* iso_net.c: skbs in the domain's hands, by cookie (under skb_lock: the
+	 * dispatcher and polling threads' lanes transmit at once). */
+	pthread_mutex_t skb_lock;
 	struct sk_buff **skb_obj;
 	uint32_t *skb_gen, *skb_free;
 	uint32_t skb_n, skb_cap, skb_nfree;
 };
+
+/*
+ * A lane (lane.c, docs/isolation.md): a polling kernel thread's own
+ * channel to one domain.  The thread runs its calls into the domain on its
+ * own async runtime and reaps their answers in lxd_poll(): no hand-off to
+ * the dispatcher, no wake-up.  Owned and touched by that thread only,
+ * except ch.dead (lxd_iso_lanes_dead) and the list link (lane_lock).
+ */
+struct lxd_lane {
+	struct lxd_iso *iso;
+	struct lxd_chan ch;
+	struct lxd_ep ep;
+	struct lxd_glue g;
+	struct lxd_arena spill;   /* the lane glue's spilled calls: a block of the data share */
+	void *shm, *spill_mem;    /* arena data buffers: the channel, the spill block */
+	int id;                   /* the domain's number for the lane */
+	bool own_runtime;         /* the lane set up this thread's async runtime */
+	bool watching;            /* counted in the domain's calls in flight (hang deadline) */
+	uint64_t progress_tsc;    /* last time the hang deadline was told of progress */
+	struct lxd_finish f;      /* every async the lane started */
+	struct iso_xmit_batch *xmit_pending; /* iso_net.c: transmits not sent yet */
+	unsigned xmit_batches;    /* iso_net.c: batches in flight */
+	struct iso_rq_batch *rq_pending; /* iso_blk.c: requests queued with bd->last false */
+	struct lxd_lane *next;    /* iso->lanes */
+};
+
+/*
+ * The calling thread's lane to @iso, set up on first use; NULL when the
+ * thread does not poll (lxd_poll_begin), already has a lane to another
+ * domain, is @iso's dispatcher, or the lane cannot be made (the caller
+ * then hands its work to the dispatcher, as without lanes).
+ */
+struct lxd_lane *lxd_iso_lane(struct lxd_iso *iso);
+
+/* Run @w on lane @l (lxd_iso_run's contract). */
+int lxd_lane_run(struct lxd_lane *l, struct lxd_iso_work *w);
+
+/* The domain is dead: every lane's calls fail with -EIO from now on.  Any thread. */
+void lxd_iso_lanes_dead(struct lxd_iso *iso);
 
 /* The iso whose dispatcher thread this is, or NULL. */
 struct lxd_iso *lxd_iso_self(void);
@@ -137,8 +182,14 @@ extern const struct net_device_ops lxd_iso_netdev_ops;
  */
 bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **w, struct lxd_finish *f);
 
+/* Lane @l: send its pending transmits now when @force or when few batches are in flight. */
+void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force);
+
 /* Free the skbs a dead or unloaded driver still held (dispatcher gone). */
 void lxd_iso_net_release(struct lxd_iso *iso);
+
+/* Lane @l: send the requests it holds back (queue_rq with bd->last false) now. */
+void lxd_iso_blk_lane_flush(struct lxd_lane *l);
 
 /* The domain died: end every request it holds with an error. */
 void lxd_iso_blk_fail_inflight(struct lxd_iso *iso);

@@ -118,21 +118,9 @@ static int map_data(struct lxd_iso *iso, struct iso_rq *r, void **buf)
 
 static void proxy_complete(struct request *rq);
 
-static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
+/* What the domain answered to queue_rq for @r (lxd_dblk_queue_rq's word, or -errno). */
+static void queue_rq_done(struct iso_rq *r, int rc)
 {
-	struct iso_rq *r = w->p;
-	/* Everything the call needs is copied first: once the driver ends the
-	 * request, its tag (and this work) may be reused by the next I/O. */
-	uint64_t set = w->a[0], ref = w->a[1], sector = w->a[2], pack = w->a[3];
-	void *buf = w->q;
-	int rc;
-	for (unsigned tries = 0;; tries++) {
-		rc = lxd_dblk_queue_rq(set, ref, r->hwq_tag, (unsigned)(pack >> 32), sector, buf,
-				       (unsigned)pack);
-		if ((rc != BLK_STS_RESOURCE && rc != BLK_STS_DEV_RESOURCE) || tries > 10000)
-			break;
-		lxd_yield(); /* the driver is out of resources: let completions run, retry */
-	}
 	if (rc < 0)
 		finish(r, BLK_STS_IOERR); /* the domain is dead or refused the call */
 	else if (rc & LXD_RQ_ENDED)
@@ -141,7 +129,114 @@ static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
 		proxy_complete(r->rq); /* blk_mq_complete_request inside queue_rq */
 	else if ((rc & 0xff) != BLK_STS_OK)
 		finish(r, (blk_status_t)(rc & 0xff)); /* refused, not ended */
+}
+
+/* a[]: set, request reference, sector, cmd_flags << 32 | bytes.  Retries while the driver is busy. */
+static int queue_rq_call(struct iso_rq *r, const uint64_t a[4], void *buf)
+{
+	/* Everything the call needs is copied first (@a, @buf): once the driver
+	 * ends the request, its tag (and its work) may be reused by the next I/O. */
+	uint64_t set = a[0], ref = a[1], sector = a[2], pack = a[3];
+	unsigned hwq_tag = r->hwq_tag;
+	int rc;
+	for (unsigned tries = 0;; tries++) {
+		rc = lxd_dblk_queue_rq(set, ref, hwq_tag, (unsigned)(pack >> 32), sector, buf, (unsigned)pack);
+		if ((rc != BLK_STS_RESOURCE && rc != BLK_STS_DEV_RESOURCE) || tries > 10000)
+			break;
+		lxd_yield(); /* the driver is out of resources: let completions run, retry */
+	}
+	return rc;
+}
+
+static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
+{
 	(void)iso;
+	struct iso_rq *r = w->p;
+	uint64_t a[4] = {w->a[0], w->a[1], w->a[2], w->a[3]};
+	queue_rq_done(r, queue_rq_call(r, a, w->q));
+}
+
+/* ---- several requests, one message (a lane under a plug) ---- */
+
+struct iso_rq_batch {
+	struct iso_blk_set *s;
+	unsigned n;
+	struct iso_rq *r[LXD_RQ_BATCH_MAX];
+};
+
+static void run_rq_batch(void *arg)
+{
+	struct iso_rq_batch *b = arg;
+	unsigned n = b->n;
+	unsigned long long desc[LXD_RQ_BATCH_MAX * LXD_RQ_DESC_WORDS];
+	struct iso_rq *rs[LXD_RQ_BATCH_MAX];
+	int res[LXD_RQ_BATCH_MAX];
+	uint64_t set = b->s->ref;
+	if (n < 2 || n > LXD_RQ_BATCH_MAX) { /* cannot happen: lxd_iso_blk_lane_flush sends 2 and more */
+		free(b);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct iso_rq *r = rs[i] = b->r[i];
+		unsigned long long *d = &desc[i * LXD_RQ_DESC_WORDS];
+		d[0] = r->qw.a[1];
+		d[1] = r->hwq_tag;
+		d[2] = r->qw.a[3];
+		d[3] = r->qw.a[2];
+		d[4] = (uint64_t)(uintptr_t)r->qw.q;
+		res[i] = -EIO;
+	}
+	free(b);
+	int rc = lxd_dblk_queue_rqs(set, n * LXD_RQ_DESC_WORDS, desc, n, res);
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned long long *d = &desc[i * LXD_RQ_DESC_WORDS];
+		int r_rc = rc < 0 ? rc : res[i];
+		if (r_rc == BLK_STS_RESOURCE || r_rc == BLK_STS_DEV_RESOURCE) {
+			/* Out of resources: this one again on its own, retried. */
+			uint64_t a[4] = {set, d[0], d[3], d[2]};
+			r_rc = queue_rq_call(rs[i], a, (void *)(uintptr_t)d[4]);
+		}
+		queue_rq_done(rs[i], r_rc);
+	}
+}
+
+void lxd_iso_blk_lane_flush(struct lxd_lane *l)
+{
+	struct iso_rq_batch *b = l->rq_pending;
+	if (!b)
+		return;
+	l->rq_pending = NULL;
+	if (b->n == 1) {
+		struct iso_rq *r = b->r[0];
+		free(b);
+		lxd_lane_run(l, &r->qw); /* one request: the plain call */
+		return;
+	}
+	lxd_async(&l->f, run_rq_batch, b);
+}
+
+/* Hold @r back on lane @l (bd->last false); false when it must go on its own. */
+static bool lane_hold(struct lxd_lane *l, struct iso_blk_set *s, struct iso_rq *r, bool last)
+{
+	struct iso_rq_batch *b = l->rq_pending;
+	if (b && (b->s != s || b->n == LXD_RQ_BATCH_MAX)) {
+		lxd_iso_blk_lane_flush(l);
+		b = NULL;
+	}
+	if (!b) {
+		if (last)
+			return false; /* nothing held, nothing to join: the plain call */
+		b = malloc(sizeof(*b));
+		if (!b)
+			return false;
+		b->s = s;
+		b->n = 0;
+		l->rq_pending = b;
+	}
+	b->r[b->n++] = r;
+	if (last)
+		lxd_iso_blk_lane_flush(l);
+	return true;
 }
 
 static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
@@ -161,6 +256,11 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	r->qw.a[2] = blk_rq_pos(bd->rq);
 	r->qw.a[3] = (uint64_t)bd->rq->cmd_flags << 32 | blk_rq_bytes(bd->rq);
 	atomic_store(&r->inflight, 1);
+	/* A polling thread's lane holds requests back while more are coming
+	 * (bd->last false: a plug) and sends them as one message. */
+	struct lxd_lane *l = lxd_iso_lane(iso);
+	if (l && lane_hold(l, s, r, bd->last))
+		return BLK_STS_OK;
 	if (lxd_iso_run(iso, &r->qw) != 0) {
 		if (atomic_exchange(&r->inflight, 0) == 1 && r->bounce) {
 			lxd_iso_data_free(r->bounce);
@@ -203,8 +303,18 @@ static int proxy_init_request(struct blk_mq_tag_set *set, struct request *rq, un
 	return 0;
 }
 
+/* The plug is finished: send what this thread's lane holds back. */
+static void proxy_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct iso_blk_set *s = hctx->lxd_set->driver_data;
+	struct lxd_lane *l = lxd_iso_lane(s->iso);
+	if (l)
+		lxd_iso_blk_lane_flush(l);
+}
+
 static const struct blk_mq_ops proxy_ops = {
 	.queue_rq = proxy_queue_rq,
+	.commit_rqs = proxy_commit_rqs,
 	.complete = proxy_complete,
 	.init_request = proxy_init_request,
 };

@@ -103,9 +103,9 @@ static void proxy_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *
 /* ---- skbs in the domain's hands ----
  *
  * An skb crosses with a cookie (slot index + 1 | generation << 32) into a
- * table only the dispatcher thread touches: no lock on the fast path.  A
- * cookie the domain sends back (lxd_knet_consume) is checked like a
- * capability: index in range, generation current, slot live.
+ * table.  A cookie the domain sends back (lxd_knet_consume) is checked like a
+ * capability: index in range, generation current, slot live.  Under
+ * skb_lock: the dispatcher and a polling thread's lane use it at once.
  */
 
 static uint64_t skb_put_slot(struct lxd_iso *iso, struct sk_buff *skb)
@@ -190,21 +190,22 @@ static int skb_to_arena(struct lxd_iso *iso, struct sk_buff *skb)
  */
 static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
 {
+	pthread_mutex_lock(&iso->skb_lock);
 	uint64_t sref = skb_put_slot(iso, skb);
+	pthread_mutex_unlock(&iso->skb_lock);
 	if (!sref)
 		return NETDEV_TX_BUSY;
 	atomic_fetch_add_explicit(&iso->xmit_msgs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&iso->xmit_skbs, 1, memory_order_relaxed);
 	int rc = lxd_dnet_xmit(devref, sref, skb->head, (unsigned)(skb->end - skb->head),
 			       (unsigned)(skb->data - skb->head), skb->len, skb->protocol);
-	if (rc < 0 || !(rc & LXD_XMIT_CONSUMED)) {
-		if (rc < 0 || (rc & 0xff) != NETDEV_TX_OK) {
-			skb_take_slot(iso, sref);
-			return NETDEV_TX_BUSY;
-		}
+	if (rc >= 0 && !(rc & LXD_XMIT_CONSUMED) && (rc & 0xff) == NETDEV_TX_OK)
 		return NETDEV_TX_OK; /* kept by the driver: its cookie stays live */
-	}
+	pthread_mutex_lock(&iso->skb_lock);
 	skb_take_slot(iso, sref);
+	pthread_mutex_unlock(&iso->skb_lock);
+	if (rc < 0 || !(rc & LXD_XMIT_CONSUMED))
+		return NETDEV_TX_BUSY;
 	if (rc & LXD_XMIT_DROPPED)
 		kfree_skb(skb);
 	else
@@ -243,29 +244,45 @@ static int xmit_room(struct lxd_iso *iso)
 	while (atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) >= ISO_XMIT_QUEUE_MAX) {
 		if (!lxd_iso_alive(iso))
 			return -EIO;
-		sched_yield();
+		if (lxd_poll_inflight())
+			lxd_poll(100 * 1000); /* the answers that make room are ours to run */
+		else
+			sched_yield();
 	}
 	return 0;
 }
 
-/* ---- batched transmit: consecutive queued transmits of one device, one message ---- */
+/* ---- batched transmit: several transmits of one device, one message ---- */
 
-struct xmit_batch {
-	struct lxd_iso_work *w[LXD_XMIT_BATCH_MAX];
+/*
+ * A batch: on the dispatcher, a run of queued transmits; on a lane, the
+ * transmits made while the lane's previous batches were in flight.
+ */
+struct iso_xmit_batch {
+	struct lxd_iso *iso;
+	struct iso_netdev *nd;
+	struct lxd_lane *lane; /* NULL: the dispatcher's */
 	unsigned n;
+	struct sk_buff *skb[LXD_XMIT_BATCH_MAX];
 };
+
+/* Batches a lane keeps in flight: one being transmitted, one waiting in the ring. */
+#define LANE_XMIT_BATCHES 2u
 
 static void run_batch(void *arg)
 {
-	struct xmit_batch *b = arg;
-	struct lxd_iso *iso = lxd_iso_self();
-	struct iso_netdev *nd = b->w[0]->q;
+	struct iso_xmit_batch *b = arg;
+	struct lxd_iso *iso = b->iso;
+	struct iso_netdev *nd = b->nd;
 	unsigned long long desc[LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
 	uint64_t refs[LXD_XMIT_BATCH_MAX];
 	int res[LXD_XMIT_BATCH_MAX];
+	pthread_mutex_lock(&iso->skb_lock);
+	for (unsigned i = 0; i < b->n; i++)
+		refs[i] = skb_put_slot(iso, b->skb[i]);
+	pthread_mutex_unlock(&iso->skb_lock);
 	for (unsigned i = 0; i < b->n; i++) {
-		struct sk_buff *skb = b->w[i]->p;
-		refs[i] = skb_put_slot(iso, skb);
+		struct sk_buff *skb = b->skb[i];
 		unsigned long long *d = &desc[i * LXD_XMIT_DESC_WORDS];
 		d[0] = refs[i];
 		d[1] = (uint64_t)(uintptr_t)skb->head;
@@ -275,28 +292,44 @@ static void run_batch(void *arg)
 	}
 	atomic_fetch_add_explicit(&iso->xmit_msgs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&iso->xmit_skbs, b->n, memory_order_relaxed);
-	lxd_iso_watch(iso, true);
+	if (!b->lane)
+		lxd_iso_watch(iso, true); /* a lane watches itself (lane.c) */
 	int rc = lxd_dnet_xmit_batch(nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, res);
-	lxd_iso_watch(iso, false);
+	if (!b->lane)
+		lxd_iso_watch(iso, false);
+	pthread_mutex_lock(&iso->skb_lock);
 	for (unsigned i = 0; i < b->n; i++) {
-		struct sk_buff *skb = b->w[i]->p;
+		int r = rc < 0 || !refs[i] ? -EIO : res[i];
+		bool kept = r >= 0 && !(r & LXD_XMIT_CONSUMED) && (r & 0xff) == NETDEV_TX_OK;
+		if (!kept && refs[i])
+			skb_take_slot(iso, refs[i]); /* kept by the driver: its reference stays live */
+	}
+	pthread_mutex_unlock(&iso->skb_lock);
+	for (unsigned i = 0; i < b->n; i++) {
+		struct sk_buff *skb = b->skb[i];
 		int r = rc < 0 || !refs[i] ? -EIO : res[i];
 		if (r >= 0 && (r & LXD_XMIT_CONSUMED)) {
-			skb_take_slot(iso, refs[i]);
 			if (r & LXD_XMIT_DROPPED)
 				kfree_skb(skb);
 			else
 				consume_skb(skb);
 		} else if (r < 0 || (r & 0xff) != NETDEV_TX_OK) {
-			if (refs[i])
-				skb_take_slot(iso, refs[i]);
 			atomic_fetch_add(&nd->async_dropped, 1);
 			kfree_skb(skb);
-		} /* else kept by the driver: its reference stays live */
-		free(b->w[i]);
+		}
 	}
 	atomic_fetch_sub_explicit(&iso->xmit_queued, b->n, memory_order_release);
+	if (b->lane)
+		b->lane->xmit_batches--;
 	free(b);
+}
+
+static struct iso_xmit_batch *batch_new(struct lxd_iso *iso, struct iso_netdev *nd, struct lxd_lane *l)
+{
+	struct iso_xmit_batch *b = malloc(sizeof(*b));
+	if (b)
+		*b = (struct iso_xmit_batch){.iso = iso, .nd = nd, .lane = l};
+	return b;
 }
 
 bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **wp, struct lxd_finish *f)
@@ -305,18 +338,46 @@ bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **wp, struct lxd
 	if (w->fn != w_xmit_async || lxd_iso_get_xmit_mode(iso) != LXD_XMIT_BATCH || !w->next ||
 	    w->next->fn != w_xmit_async || w->next->q != w->q)
 		return false;
-	struct xmit_batch *b = malloc(sizeof(*b));
+	struct iso_xmit_batch *b = batch_new(iso, w->q, NULL);
 	if (!b)
 		return false;
-	b->n = 0;
 	const void *dev = w->q;
 	while (w && w->fn == w_xmit_async && w->q == dev && b->n < LXD_XMIT_BATCH_MAX) {
-		b->w[b->n++] = w;
-		w = w->next;
+		struct lxd_iso_work *next = w->next;
+		b->skb[b->n++] = w->p;
+		free(w);
+		w = next;
 	}
 	lxd_async(f, run_batch, b);
 	*wp = w;
 	return true;
+}
+
+void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
+{
+	struct iso_xmit_batch *b = l->xmit_pending;
+	if (!b || (!force && l->xmit_batches >= LANE_XMIT_BATCHES))
+		return;
+	l->xmit_pending = NULL;
+	l->xmit_batches++;
+	lxd_async(&l->f, run_batch, b);
+}
+
+/* Batch mode on a lane: collect while the lane's batches are in flight, send when one returns. */
+static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct sk_buff *skb)
+{
+	struct lxd_iso *iso = l->iso;
+	struct iso_xmit_batch *b = l->xmit_pending;
+	if (b && b->nd != nd) {
+		lxd_iso_net_lane_flush(l, true);
+		b = NULL;
+	}
+	if (!b && !(b = l->xmit_pending = batch_new(iso, nd, l)))
+		return NETDEV_TX_BUSY;
+	b->skb[b->n++] = skb;
+	atomic_fetch_add_explicit(&iso->xmit_queued, 1, memory_order_relaxed);
+	lxd_iso_net_lane_flush(l, b->n == LXD_XMIT_BATCH_MAX);
+	return NETDEV_TX_OK;
 }
 
 static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
@@ -332,6 +393,11 @@ static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 	}
 	if (xmit_room(iso))
 		return NETDEV_TX_BUSY;
+	if (lxd_iso_get_xmit_mode(iso) == LXD_XMIT_BATCH) {
+		struct lxd_lane *l = lxd_iso_lane(iso);
+		if (l)
+			return lane_xmit(l, nd, skb);
+	}
 	struct lxd_iso_work *w = malloc(sizeof(*w));
 	if (!w)
 		return NETDEV_TX_BUSY;
@@ -453,7 +519,11 @@ int lxd_knet_state(unsigned long long ref, unsigned int op)
 void lxd_knet_consume(unsigned long long ref, int dropped)
 {
 	struct lxd_iso *iso = lxd_iso_self();
-	struct sk_buff *skb = iso ? skb_take_slot(iso, ref) : NULL;
+	if (!iso)
+		return;
+	pthread_mutex_lock(&iso->skb_lock);
+	struct sk_buff *skb = skb_take_slot(iso, ref);
+	pthread_mutex_unlock(&iso->skb_lock);
 	if (!skb)
 		return;
 	if (dropped)

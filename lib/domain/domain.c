@@ -367,6 +367,11 @@ void lxd_domain_call_end(struct lxd_domain *d)
 	atomic_fetch_sub_explicit(&d->in_flight, 1, memory_order_relaxed);
 }
 
+void lxd_domain_call_progress(struct lxd_domain *d)
+{
+	atomic_store_explicit(&d->progress_ns, lxd_now_ns(), memory_order_relaxed);
+}
+
 /* 0 when calls may go in, -EIO after death (like a call in flight), -ESRCH before start. */
 static int callable(struct lxd_domain *d)
 {

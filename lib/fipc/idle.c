@@ -89,6 +89,34 @@ void lxd_chan_kick_self(struct lxd_chan *ch)
 /* A sleep shorter than this means we gave up spinning too early. */
 #define SHORT_SLEEP_NS 200000
 
+void lxd_chan_wait_also(struct lxd_chan *main_ch, struct lxd_chan *lane)
+{
+	lane->rx_bell = main_ch->rx_bell; /* kick_self on the lane wakes the main waiter */
+	lane->also = main_ch->also;
+	main_ch->also = lane;
+}
+
+void lxd_chan_wait_unlink(struct lxd_chan *main_ch, struct lxd_chan *lane)
+{
+	for (struct lxd_chan **pp = &main_ch->also; *pp; pp = &(*pp)->also)
+		if (*pp == lane) {
+			*pp = lane->also;
+			lane->also = NULL;
+			return;
+		}
+}
+
+/* Work on @ch or on a channel that shares its doorbell. */
+static bool any_work(struct lxd_chan *ch)
+{
+	if (lxd_chan_has_work(ch))
+		return true;
+	for (struct lxd_chan *c = ch->also; c; c = c->also)
+		if (!lxd_chan_is_dead(c) && lxd_chan_has_work(c))
+			return true;
+	return false;
+}
+
 int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
 {
 	double cpns = lxd_tsc_per_ns();
@@ -101,7 +129,7 @@ int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
 		/* Spin: the cheap way to wait, while work is likely to come soon. */
 		uint64_t spin_start = lxd_rdtsc();
 		for (unsigned i = 0;; i++) {
-			if (lxd_chan_has_work(ch))
+			if (any_work(ch))
 				return 0;
 			if (lxd_chan_is_dead(ch))
 				return -EIO;
@@ -120,7 +148,7 @@ int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
 		uint32_t seq0 = atomic_load_explicit(&bell->seq, memory_order_seq_cst);
 		atomic_store_explicit(&bell->sleeping, 1, memory_order_seq_cst);
 		asymmetric_fence();
-		if (lxd_chan_has_work(ch) || lxd_chan_is_dead(ch)) {
+		if (any_work(ch) || lxd_chan_is_dead(ch)) {
 			atomic_store_explicit(&bell->sleeping, 0, memory_order_relaxed);
 			continue;
 		}

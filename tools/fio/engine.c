@@ -9,13 +9,16 @@
  *   lxds_driver=null_blk      (default)
  *   lxds_mode=native          (or isolated)
  *   lxds_params=memory_backed=1,gb=1
+ *   lxds_poll=1               (default: the job thread reaps by polling)
  *
  * I/O buffers come from the driver's data memory (lxd_data_alloc through
  * fio's iomem hooks), so the same path works when the driver is isolated
- * and can only see its arena.  Completions (any thread: inline in the
- * submit, the softirq thread, later the domain's reply) are queued on a
- * per-job list; getevents spins briefly, then sleeps on a condition
- * variable.
+ * and can only see its arena.  With lxds_poll=1 (the default) the job
+ * thread polls (lxd_poll_begin): an isolated driver's requests go over the
+ * thread's own lane and their completions run when getevents polls.
+ * Completions (inline in the submit, in lxd_poll, or on another thread:
+ * the softirq thread, a dispatcher) are queued on a per-job list;
+ * getevents polls or spins briefly, then sleeps on a condition variable.
  *
  * This file sees fio's headers only; kern.c holds the lxds side.
  */
@@ -41,6 +44,7 @@ struct lxfio_options {
 	char *driver;
 	char *mode;
 	char *params;
+	unsigned int poll;
 };
 
 /* One per io_u: the kernel's view of the I/O and the way back to fio's. */
@@ -59,6 +63,9 @@ struct lxfio_data {
 	struct lxfio_io *head, *tail; /* completed, not yet reaped (under lock) */
 	_Atomic unsigned ndone;       /* length of that list, read without the lock to spin */
 	bool sleeping;                /* getevents waits on cond (under lock) */
+	bool polling;                 /* this job thread reaps with lxd_poll (lxds_poll=1) */
+	bool plugged;                 /* plug holds requests submitted since the last getevents */
+	struct lxd_blk_plug plug;
 	struct io_u **events;
 	unsigned nevents, cap;
 };
@@ -90,6 +97,17 @@ static struct fio_option options[] = {
 		.type = FIO_OPT_STR_STORE,
 		.off1 = offsetof(struct lxfio_options, params),
 		.help = "module parameters, name=value separated by ',' or ':' (memory_backed=1:gb=1)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
+		.name = "lxds_poll",
+		.lname = "lxds polled completions",
+		.type = FIO_OPT_BOOL,
+		.off1 = offsetof(struct lxfio_options, poll),
+		.def = "1",
+		.help = "the job thread reaps its own completions (lxd_poll): an isolated driver's "
+			"requests go over the thread's own lane, not through the dispatcher thread",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_INVALID,
 	},
@@ -135,6 +153,10 @@ static void lxfio_cleanup(struct thread_data *td)
 	struct lxfio_data *d = td->io_ops_data;
 	if (!d)
 		return;
+	if (d->plugged)
+		lxd_blk_finish_plug(&d->plug);
+	if (d->polling)
+		lxd_poll_end(); /* waits for this thread's requests still in flight */
 	lxfio_put(d->in);
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
@@ -169,6 +191,15 @@ static int lxfio_init(struct thread_data *td)
 	if (rc) {
 		log_err("lxds: %s\n", err);
 		return 1;
+	}
+	/* fio runs init, queue, getevents and cleanup on the job's own thread. */
+	if (((struct lxfio_options *)td->eo)->poll) {
+		rc = lxd_poll_begin();
+		if (rc) {
+			log_err("lxds: lxds_poll=1: cannot poll on this thread (%d)\n", rc);
+			return 1;
+		}
+		d->polling = true;
 	}
 	return 0;
 }
@@ -254,6 +285,12 @@ static enum fio_q_status lxfio_queue(struct thread_data *td, struct io_u *io_u)
 		io_u->error = EINVAL;
 		return FIO_Q_COMPLETED;
 	}
+	/* Plugged from one getevents to the next, as Linux plugs a task's
+	 * submissions until it sleeps: a driver may take the run in one go. */
+	if (!d->plugged) {
+		lxd_blk_start_plug(&d->plug);
+		d->plugged = true;
+	}
 	int rc = lxfio_submit(d->in, &x->io, op, io_u->offset, (uint32_t)io_u->xfer_buflen, io_u->xfer_buf);
 	if (rc) {
 		io_u->error = -rc;
@@ -294,9 +331,18 @@ static int lxfio_getevents(struct thread_data *td, unsigned int min, unsigned in
 		}
 	}
 	d->nevents = 0;
+	if (d->plugged) {
+		lxd_blk_finish_plug(&d->plug); /* about to wait: what we submitted goes now */
+		d->plugged = false;
+	}
 	for (;;) {
-		/* Acquire: pairs with end_io's release; a hint to stop spinning, the lock orders the list. */
+		/* Spin a while for completions.  Ours to run when this thread polls
+		 * (they come in on its lane); else another thread queues them. */
 		for (unsigned i = 0; i < SPIN_LOOPS && !atomic_load_explicit(&d->ndone, memory_order_acquire); i++) {
+			if (lxd_poll_inflight()) {
+				lxd_poll(0);
+				continue;
+			}
 			/* The kernel's dispatcher thread of an isolated driver may share
 			 * this CPU: let it run rather than spin it out of its slice. */
 			if ((i & 63) == 63)
@@ -307,6 +353,12 @@ static int lxfio_getevents(struct thread_data *td, unsigned int min, unsigned in
 		if (reap_locked(d, max) >= min) {
 			pthread_mutex_unlock(&d->lock);
 			break;
+		}
+		if (lxd_poll_inflight()) {
+			/* Nothing queued by others can be all we wait for: poll, sleeping on the lane. */
+			pthread_mutex_unlock(&d->lock);
+			lxd_poll(1000 * 1000);
+			continue;
 		}
 		d->sleeping = true;
 		int rc = 0;

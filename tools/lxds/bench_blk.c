@@ -10,6 +10,13 @@
  * isolated (the order flips every other round); a ratio is taken inside a
  * round and the medians over rounds are reported.
  *
+ * Batched cases: fio's iodepth_batch_submit and iodepth_batch_complete_min
+ * set to --batch (default 16) at each queue depth of at least twice that,
+ * in both modes alike.  fio then submits a run of I/Os between two
+ * getevents calls, which the engine plugs (lxd_blk_start_plug), so an
+ * isolated driver's lane may carry the run in one message; natively the
+ * same plug costs nothing.  The plain cases (batch 1) stay the headline.
+ *
  * Before the rounds, each mode is loaded once in this process: a bad
  * parameter fails early with the kernel's message, and a mode that cannot
  * load (-ENOSYS: isolation not built yet) is n/a without running fio.
@@ -35,12 +42,18 @@ extern char **environ;
 #define ATC19_RATIO 0.79
 #define TARGET_RATIO 0.95
 #define MAX_QDS 8
+#define MAX_CASES (2 * MAX_QDS)
 
 struct blk_opts {
 	struct bench_drv drv;
-	unsigned long runtime, bs;
+	unsigned long runtime, bs, batch;
 	unsigned qd[MAX_QDS], nqd;
 	const char *engine, *fio;
+};
+
+/* One fio configuration, run native and isolated. */
+struct blk_case {
+	unsigned qd, batch; /* batch 1: fio's defaults */
 };
 
 static int parse_qds(const char *v, struct blk_opts *o)
@@ -65,7 +78,10 @@ static int take_opt(void *ctx, int argc, char **argv, int *i)
 	if (r)
 		return r;
 	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-	if (!strcmp(a, "--runtime") || !strcmp(a, "--bs")) {
+	if (!strcmp(a, "--batch")) {
+		if (!lxd_parse_uint(a, v, 512, &o->batch))
+			return -1;
+	} else if (!strcmp(a, "--runtime") || !strcmp(a, "--bs")) {
 		unsigned long *dst = a[2] == 'r' ? &o->runtime : &o->bs;
 		if (!lxd_parse_uint(a, v, a[2] == 'r' ? 3600 : 512 * 1024, dst) || *dst == 0)
 			return -1;
@@ -139,11 +155,12 @@ static char *slurp(int fd)
 }
 
 /* Run one fio job.  Returns 0 with *@iops set, or -errno after printing fio's complaint. */
-static int run_fio(const struct blk_opts *o, const struct bench_opts *bo, enum lxd_module_mode mode, unsigned qd,
-		   double *iops)
+static int run_fio(const struct blk_opts *o, const struct bench_opts *bo, enum lxd_module_mode mode,
+		   const struct blk_case *c, double *iops)
 {
 	char a_engine[PATH_MAX + 32], a_driver[128], a_mode[32], a_params[600], a_bs[32], a_qd[32], a_rt[32],
-		a_cpu[32], params[512];
+		a_cpu[32], params[512], a_bsub[48], a_bcmp[48];
+	unsigned qd = c->qd;
 	snprintf(a_engine, sizeof(a_engine), "--ioengine=external:%s", o->engine);
 	snprintf(a_driver, sizeof(a_driver), "--lxds_driver=%s", o->drv.driver);
 	snprintf(a_mode, sizeof(a_mode), "--lxds_mode=%s", mode == LXD_MODULE_NATIVE ? "native" : "isolated");
@@ -153,9 +170,11 @@ static int run_fio(const struct blk_opts *o, const struct bench_opts *bo, enum l
 	snprintf(a_qd, sizeof(a_qd), "--iodepth=%u", qd);
 	snprintf(a_rt, sizeof(a_rt), "--runtime=%lu", o->runtime);
 	snprintf(a_cpu, sizeof(a_cpu), "--cpus_allowed=%d", bo->cpu[0]);
+	snprintf(a_bsub, sizeof(a_bsub), "--iodepth_batch_submit=%u", c->batch);
+	snprintf(a_bcmp, sizeof(a_bcmp), "--iodepth_batch_complete_min=%u", c->batch);
 	char *argv[] = {(char *)o->fio, "--output-format=json", "--eta=never", "--name=lxds", a_engine, a_driver,
 			a_mode, a_bs, a_qd, a_rt, a_cpu, "--rw=randread", "--time_based", "--norandommap",
-			"--randrepeat=0", params[0] ? a_params : NULL, NULL};
+			"--randrepeat=0", a_bsub, a_bcmp, params[0] ? a_params : NULL, NULL};
 
 	char outname[] = "/tmp/lxds-bench-blk-XXXXXX", errname[] = "/tmp/lxds-bench-blk-XXXXXX";
 	int out = mkstemp(outname), err = mkstemp(errname);
@@ -190,8 +209,8 @@ static int run_fio(const struct blk_opts *o, const struct bench_opts *bo, enum l
 	if (!text || !msg) {
 		rc = -ENOMEM;
 	} else if (!WIFEXITED(st) || WEXITSTATUS(st) || parse_fio_json(text, &job_error, iops) || job_error) {
-		fprintf(stderr, "lxds bench blk: fio (%s, qd %u) failed (wait status %#x, job error %d):\n%s%s",
-			mode == LXD_MODULE_NATIVE ? "native" : "isolated", qd, st, job_error, msg,
+		fprintf(stderr, "lxds bench blk: fio (%s, qd %u, batch %u) failed (wait status %#x, job error %d):\n%s%s",
+			mode == LXD_MODULE_NATIVE ? "native" : "isolated", qd, c->batch, st, job_error, msg,
 			strstr(text, "\"jobs\"") ? "" : text);
 		rc = -EIO;
 	}
@@ -209,10 +228,11 @@ int lxd_bench_blk(int argc, char **argv)
 {
 	static const char about[] =
 		"fio 4 KiB random reads through the lxds ioengine at queue depths 1, 32 and\n"
-		"128, native and isolated, interleaved rounds; IOPS and medians of per-round\n"
+		"128 (and batched: fio submitting and reaping --batch I/Os at a time),\n"
+		"native and isolated, interleaved rounds; IOPS and medians of per-round\n"
 		"ratios.  LXDs (ATC'19) reported null_blk isolated at about 0.79 of native.";
-	struct blk_opts o = {.drv = {.driver = "null_blk"}, .runtime = 2, .bs = 4096, .qd = {1, 32, 128}, .nqd = 3,
-			     .fio = "fio"};
+	struct blk_opts o = {.drv = {.driver = "null_blk"}, .runtime = 2, .bs = 4096, .batch = 16,
+			     .qd = {1, 32, 128}, .nqd = 3, .fio = "fio"};
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	if (!rest)
 		return 1;
@@ -224,6 +244,8 @@ int lxd_bench_blk(int argc, char **argv)
 		printf("  --driver NAME     block driver module (default null_blk)\n"
 		       "  --param k=v       module parameter (repeatable), e.g. irqmode=1\n"
 		       "  --qd LIST         queue depths (default 1,32,128)\n"
+		       "  --batch N         also run each qd >= 2N with fio's iodepth_batch_submit and\n"
+		       "                    iodepth_batch_complete_min = N (default 16; 0: no such cases)\n"
 		       "  --runtime S       seconds per fio run (default 2)\n"
 		       "  --bs B            block size (default 4096)\n"
 		       "  --engine PATH     lxds_fio.so (default $LXDS_FIO_ENGINE, else the build's)\n"
@@ -249,27 +271,36 @@ int lxd_bench_blk(int argc, char **argv)
 	if (!avail[0])
 		return 1;
 
-	double *mem = calloc(4 * (size_t)MAX_QDS * bo.rounds, sizeof(double));
+	struct blk_case cases[MAX_CASES];
+	unsigned ncase = 0;
+	for (unsigned q = 0; q < o.nqd; q++)
+		cases[ncase++] = (struct blk_case){o.qd[q], 1};
+	for (unsigned q = 0; o.batch > 1 && q < o.nqd; q++)
+		if (o.qd[q] >= 2 * o.batch)
+			cases[ncase++] = (struct blk_case){o.qd[q], (unsigned)o.batch};
+
+	double *mem = calloc(3 * (size_t)MAX_CASES * bo.rounds, sizeof(double));
 	if (!mem)
 		return 1;
-	double *v[2][MAX_QDS], *ratio[MAX_QDS];
-	unsigned got[2][MAX_QDS] = {{0}}, nratio[MAX_QDS] = {0};
-	for (unsigned q = 0; q < o.nqd; q++) {
+	double *v[2][MAX_CASES], *ratio[MAX_CASES];
+	unsigned got[2][MAX_CASES] = {{0}}, nratio[MAX_CASES] = {0};
+	for (unsigned q = 0; q < ncase; q++) {
 		v[0][q] = mem + (size_t)(3 * q) * bo.rounds;
 		v[1][q] = v[0][q] + bo.rounds;
 		ratio[q] = v[1][q] + bo.rounds;
 	}
 	for (unsigned r = 0; r < bo.rounds; r++) {
-		for (unsigned q = 0; q < o.nqd; q++) {
+		for (unsigned q = 0; q < ncase; q++) {
 			double x[2] = {NAN, NAN};
 			for (int k0 = 0; k0 < 2; k0++) {
 				int k = r % 2 ? 1 - k0 : k0; /* native first on even rounds, isolated first on odd */
 				if (!avail[k])
 					continue;
 				if (!bo.quiet)
-					fprintf(stderr, "bench blk: round %u/%u qd %u %s (%lu s)\n", r + 1, bo.rounds,
-						o.qd[q], k ? "isolated" : "native", o.runtime);
-				if (run_fio(&o, &bo, modes[k], o.qd[q], &x[k])) {
+					fprintf(stderr, "bench blk: round %u/%u qd %u batch %u %s (%lu s)\n", r + 1,
+						bo.rounds, cases[q].qd, cases[q].batch, k ? "isolated" : "native",
+						o.runtime);
+				if (run_fio(&o, &bo, modes[k], &cases[q], &x[k])) {
 					free(mem);
 					return 1;
 				}
@@ -280,15 +311,15 @@ int lxd_bench_blk(int argc, char **argv)
 		}
 	}
 
-	double med[2][MAX_QDS], rmed[MAX_QDS];
-	for (unsigned q = 0; q < o.nqd; q++) {
+	double med[2][MAX_CASES], rmed[MAX_CASES];
+	for (unsigned q = 0; q < ncase; q++) {
 		for (int k = 0; k < 2; k++)
 			med[k][q] = got[k][q] ? stats_median(v[k][q], got[k][q]) : NAN;
 		rmed[q] = nratio[q] ? stats_median(ratio[q], nratio[q]) : NAN;
 	}
 	free(mem);
 	if (bo.json) {
-		char params[512], key[64];
+		char params[512], key[64], sfx[32];
 		bench_drv_params(&o.drv, params, sizeof(params));
 		json_begin(stdout);
 		json_str(stdout, "bench", "blk");
@@ -298,12 +329,16 @@ int lxd_bench_blk(int argc, char **argv)
 		json_num(stdout, "bs", (double)o.bs);
 		json_num(stdout, "runtime_s", (double)o.runtime);
 		json_num(stdout, "rounds", bo.rounds);
-		for (unsigned q = 0; q < o.nqd; q++) {
-			snprintf(key, sizeof(key), "native_iops_qd%u", o.qd[q]);
+		for (unsigned q = 0; q < ncase; q++) {
+			if (cases[q].batch > 1)
+				snprintf(sfx, sizeof(sfx), "qd%u_batch%u", cases[q].qd, cases[q].batch);
+			else
+				snprintf(sfx, sizeof(sfx), "qd%u", cases[q].qd);
+			snprintf(key, sizeof(key), "native_iops_%s", sfx);
 			json_num(stdout, key, med[0][q]);
-			snprintf(key, sizeof(key), "isolated_iops_qd%u", o.qd[q]);
+			snprintf(key, sizeof(key), "isolated_iops_%s", sfx);
 			json_num(stdout, key, med[1][q]);
-			snprintf(key, sizeof(key), "ratio_qd%u", o.qd[q]);
+			snprintf(key, sizeof(key), "ratio_%s", sfx);
 			json_num(stdout, key, rmed[q]);
 		}
 		json_num(stdout, "target_ratio", TARGET_RATIO);
@@ -313,14 +348,14 @@ int lxd_bench_blk(int argc, char **argv)
 	}
 	printf("%s under fio, %lu-byte random reads, %u rounds of %lu s per case (medians)\n\n", o.drv.driver,
 	       o.bs, bo.rounds, o.runtime);
-	printf("%-6s %14s %14s %10s\n", "qd", "native", "isolated", "ratio");
-	for (unsigned q = 0; q < o.nqd; q++) {
+	printf("%-6s %6s %14s %14s %10s\n", "qd", "batch", "native", "isolated", "ratio");
+	for (unsigned q = 0; q < ncase; q++) {
 		char a[32], b[32], c[32];
 		if (isfinite(rmed[q]))
 			snprintf(c, sizeof(c), "%.2f", rmed[q]);
 		else
 			snprintf(c, sizeof(c), "n/a");
-		printf("%-6u %14s %14s %10s\n", o.qd[q], bench_fmt(a, sizeof(a), med[0][q], "IOPS"),
+		printf("%-6u %6u %14s %14s %10s\n", cases[q].qd, cases[q].batch, bench_fmt(a, sizeof(a), med[0][q], "IOPS"),
 		       bench_fmt(b, sizeof(b), med[1][q], "IOPS"), c);
 	}
 	printf("\ntarget: isolated >= %.2f of native at qd 32; LXDs (ATC'19): about %.2f\n", TARGET_RATIO,

@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Polling threads ("lanes", kernel/isolated/lane.c) with null_blk: a thread
+ * that called lxd_poll_begin() submits I/O under a plug and reaps it with
+ * lxd_poll().  Run in both modes: natively the same code must simply work
+ * (no lane, lxd_poll finds nothing); isolated, the requests cross on the
+ * thread's own lane and their completions run on it, inside lxd_poll.
+ * Isolated only: the domain crashing with lane I/O in flight, and an
+ * unload while another thread still holds a lane.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/blk-mq.h>
+
+#include "driver_mode.h"
+
+static void assert_kernel_clean(void)
+{
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.modules, 0);
+	assert_int_equal(c.disks, 0);
+	assert_int_equal(c.disks_added, 0);
+	assert_int_equal(c.requests, 0);
+	assert_int_equal(c.data_buffers, 0);
+}
+
+static struct gendisk *load_disk(struct lxd_module **m, const char *const *p, size_t n)
+{
+	assert_int_equal(load(m, p, n), 0);
+	struct gendisk *d = lxd_module_disk(*m, 0);
+	assert_non_null(d);
+	return d;
+}
+
+static bool isolated(void)
+{
+	return test_mode == LXD_MODULE_ISOLATED;
+}
+
+/* ---- a polling submitter: many I/Os under plugs, reaped with lxd_poll ---- */
+
+#define BLK 4096u
+#define MAX_IOS 1024
+
+struct run {
+	struct gendisk *disk;
+	char *buf;          /* MAX_IOS blocks: I/O i uses block i, at sector i * 8 */
+	unsigned op, n, qd; /* how many I/Os, how many in flight at most */
+	/* results */
+	struct lxd_blk_io io[MAX_IOS];
+	_Atomic unsigned calls[MAX_IOS]; /* end_io calls per I/O: must end at 1 */
+	_Atomic unsigned done, ok, eio, other_thread;
+	bool accepted[MAX_IOS];
+	unsigned submitted, refused; /* refused: lxd_blk_submit failed (no end_io) */
+	unsigned inflight_after;
+	int begin_rc, end_rc;
+	pthread_t self;
+	_Atomic bool finished;
+};
+
+static void run_end_io(struct lxd_blk_io *io)
+{
+	struct run *r = io->private;
+	unsigned i = (unsigned)(io - r->io);
+	atomic_fetch_add(&r->calls[i], 1);
+	if (!pthread_equal(pthread_self(), r->self))
+		atomic_fetch_add(&r->other_thread, 1);
+	if (io->error == 0)
+		atomic_fetch_add(&r->ok, 1);
+	else if (io->error == -EIO)
+		atomic_fetch_add(&r->eio, 1);
+	atomic_fetch_add(&r->done, 1); /* last: the reaper reads the rest after it */
+}
+
+/* Reap once; natively there is nothing to poll: let the completions run elsewhere. */
+static void reap(void)
+{
+	if (lxd_poll(1000 * 1000) == 0)
+		sched_yield();
+}
+
+/*
+ * Submit r->n I/Os, at most r->qd in flight, each burst under one plug (so
+ * on a lane they are held back and cross as batches); reap until all the
+ * accepted ones have ended.  The calling thread polls throughout.
+ */
+static void *run_polling(void *arg)
+{
+	struct run *r = arg;
+	r->self = pthread_self();
+	r->begin_rc = lxd_poll_begin();
+	while (r->submitted + r->refused < r->n) {
+		struct lxd_blk_plug plug;
+		lxd_blk_start_plug(&plug);
+		while (r->submitted + r->refused < r->n &&
+		       r->submitted - atomic_load(&r->done) < r->qd) {
+			unsigned i = r->submitted + r->refused;
+			r->io[i] = (struct lxd_blk_io){.op = r->op, .sector = (uint64_t)i * (BLK / 512), .len = BLK,
+						       .buf = r->buf + (size_t)i * BLK, .end_io = run_end_io,
+						       .private = r};
+			if (lxd_blk_submit(r->disk, &r->io[i]) == 0) {
+				r->accepted[i] = true;
+				r->submitted++;
+			} else
+				r->refused++; /* the disk went away (a dead domain) */
+		}
+		lxd_blk_finish_plug(&plug);
+		reap();
+	}
+	while (atomic_load(&r->done) < r->submitted)
+		reap();
+	r->inflight_after = lxd_poll_inflight();
+	r->end_rc = lxd_poll_end();
+	atomic_store(&r->finished, true);
+	return NULL;
+}
+
+static bool run_finished(void *arg)
+{
+	struct run *r = arg;
+	return atomic_load(&r->finished);
+}
+
+/* Run @r on a new polling thread; fail (not hang) if it is not done within 20 s. */
+static void run_on_thread(struct run *r)
+{
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, run_polling, r), 0);
+	assert_true(wait_until(run_finished, r)); /* a generous bound: turns a hang into a failure */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(r->begin_rc, 0);
+	assert_int_equal(r->end_rc, 0);
+	assert_int_equal(r->inflight_after, 0);
+}
+
+/* Every accepted I/O ended exactly once, with 0. */
+static void assert_all_ok(struct run *r)
+{
+	assert_int_equal(r->refused, 0);
+	assert_int_equal(r->submitted, r->n);
+	assert_int_equal(atomic_load(&r->done), r->n);
+	assert_int_equal(atomic_load(&r->ok), r->n);
+	for (unsigned i = 0; i < r->n; i++)
+		assert_int_equal(atomic_load(&r->calls[i]), 1);
+}
+
+static struct run *run_new(struct gendisk *d, char *buf, unsigned op, unsigned n, unsigned qd)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	assert_true(n <= MAX_IOS);
+	r->disk = d;
+	r->buf = buf;
+	r->op = op;
+	r->n = n;
+	r->qd = qd;
+	return r;
+}
+
+static void fill(char *buf, unsigned n, unsigned seed)
+{
+	for (size_t i = 0; i < (size_t)n * BLK; i++)
+		buf[i] = (char)(i * 31 + i / BLK * 7 + seed);
+}
+
+/*
+ * Write a pattern, then read it back, both from one polling thread with
+ * plugged bursts.  Isolated, each end_io runs on that thread (the lane's
+ * answers run only in its lxd_poll), the requests crossed zero-copy (module
+ * buffers), and the lane leaves nothing behind.  @params: null_blk's.
+ */
+static void plugged_write_read(const char *const *params, size_t np, unsigned n, unsigned qd)
+{
+	struct lxd_module *m;
+	struct gendisk *d = load_disk(&m, params, np);
+	char *w = lxd_data_alloc(m, (size_t)n * BLK), *rd = lxd_data_alloc(m, (size_t)n * BLK);
+	assert_non_null(w);
+	assert_non_null(rd);
+	fill(w, n, 5);
+	memset(rd, 0xee, (size_t)n * BLK);
+
+	struct run *r = run_new(d, w, REQ_OP_WRITE, n, qd);
+	run_on_thread(r);
+	assert_all_ok(r);
+	if (isolated())
+		assert_int_equal(atomic_load(&r->other_thread), 0); /* reaped on the lane, not the dispatcher */
+	free(r);
+
+	r = run_new(d, rd, REQ_OP_READ, n, qd);
+	run_on_thread(r);
+	assert_all_ok(r);
+	if (isolated())
+		assert_int_equal(atomic_load(&r->other_thread), 0);
+	free(r);
+	assert_memory_equal(rd, w, (size_t)n * BLK);
+
+	struct lxd_iso_stats st;
+	if (isolated()) {
+		assert_int_equal(lxd_module_iso_stats(m, &st), 0);
+		assert_int_equal(st.rq_zero_copy, 2 * n); /* every request crossed, none copied */
+		assert_int_equal(st.rq_bounced, 0);
+	} else {
+		assert_int_equal(lxd_module_iso_stats(m, &st), -EINVAL);
+	}
+	lxd_data_free(w);
+	lxd_data_free(rd);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+/* Completion inside queue_rq (softirq mode), two hardware queues, tags to spare. */
+static void test_plugged_io_softirq(void **state)
+{
+	(void)state;
+	const char *p[] = {"size=16", "memory_backed=1", "irqmode=1", "submit_queues=2", "hw_queue_depth=256"};
+	plugged_write_read(p, 5, 1024, 64);
+}
+
+/* Ended inside queue_rq (inline mode). */
+static void test_plugged_io_inline(void **state)
+{
+	(void)state;
+	const char *p[] = {"size=16", "memory_backed=1", "irqmode=0", "hw_queue_depth=64"};
+	plugged_write_read(p, 4, 512, 48);
+}
+
+/*
+ * Fewer tags than the burst: lxd_blk_submit waits for a free tag inside
+ * the plug.  The requests holding the tags are this thread's own, held
+ * back by its plug or answered on its lane: the wait must flush the plug
+ * and poll, not sleep for ever.
+ */
+static void test_tag_wait_inside_plug(void **state)
+{
+	(void)state;
+	const char *p[] = {"size=16", "memory_backed=1", "irqmode=1", "hw_queue_depth=4"};
+	plugged_write_read(p, 4, 256, 64);
+}
+
+/*
+ * Timer completions: the driver ends requests outside queue_rq, so the
+ * ends come on the domain's main channel (the dispatcher), while the lane
+ * carried the requests.  Everything still ends once, with 0, and the data
+ * is right; no assertion on the thread here.
+ */
+static void test_timer_completions(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	const char *p[] = {"size=16", "memory_backed=1", "irqmode=2", "completion_nsec=50000",
+			   "hw_queue_depth=64"};
+	struct gendisk *d = load_disk(&m, p, 5);
+	enum { N = 512 };
+	char *w = lxd_data_alloc(m, (size_t)N * BLK), *rd = lxd_data_alloc(m, (size_t)N * BLK);
+	fill(w, N, 9);
+	struct run *r = run_new(d, w, REQ_OP_WRITE, N, 32);
+	run_on_thread(r);
+	assert_all_ok(r);
+	free(r);
+	r = run_new(d, rd, REQ_OP_READ, N, 32);
+	run_on_thread(r);
+	assert_all_ok(r);
+	free(r);
+	assert_memory_equal(rd, w, (size_t)N * BLK);
+	lxd_data_free(w);
+	lxd_data_free(rd);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+/* ---- synchronous I/O from a polling thread ---- */
+
+struct sync_rw {
+	struct gendisk *disk;
+	char *w, *rd; /* 4 blocks each */
+	int rc[6];
+	int begin_rc, end_rc;
+	unsigned inflight_after;
+	_Atomic bool finished;
+};
+
+static void count_end(struct lxd_blk_io *io)
+{
+	atomic_fetch_add((_Atomic unsigned *)io->private, 1);
+}
+
+static void *sync_rw_polling(void *arg)
+{
+	struct sync_rw *s = arg;
+	s->begin_rc = lxd_poll_begin();
+	/* lxd_blk_rw waits for its own request: on a lane it must poll for the
+	 * answer itself (nobody else runs this thread's completions). */
+	s->rc[0] = lxd_blk_rw(s->disk, REQ_OP_WRITE, 0, s->w, 2 * BLK);
+	s->rc[1] = lxd_blk_rw(s->disk, REQ_OP_READ, 0, s->rd, 2 * BLK);
+	/* Inside a plug with requests held back: the sync I/O flushes the plug
+	 * first, then waits, for its own and for the held ones. */
+	struct lxd_blk_plug plug;
+	lxd_blk_start_plug(&plug);
+	_Atomic unsigned ended = 0;
+	struct lxd_blk_io io = {.op = REQ_OP_WRITE, .sector = 64, .len = BLK, .buf = s->w + 2 * BLK,
+				.end_io = count_end, .private = &ended};
+	s->rc[2] = lxd_blk_submit(s->disk, &io);
+	s->rc[3] = lxd_blk_rw(s->disk, REQ_OP_WRITE, 72, s->w + 3 * BLK, BLK);
+	s->rc[4] = lxd_blk_rw(s->disk, REQ_OP_READ, 64, s->rd + 2 * BLK, 2 * BLK);
+	lxd_blk_finish_plug(&plug);
+	for (int i = 0; i < 20000 && !atomic_load(&ended); i++)
+		reap(); /* the async one: its end runs when we poll */
+	s->rc[5] = atomic_load(&ended) == 1 ? io.error : -ETIMEDOUT;
+	s->inflight_after = lxd_poll_inflight();
+	s->end_rc = lxd_poll_end();
+	atomic_store(&s->finished, true);
+	return NULL;
+}
+
+static bool sync_finished(void *arg)
+{
+	struct sync_rw *s = arg;
+	return atomic_load(&s->finished);
+}
+
+static void test_sync_rw_polls_itself(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	const char *p[] = {"size=4", "memory_backed=1", "irqmode=1"};
+	struct sync_rw s = {.disk = load_disk(&m, p, 3)};
+	s.w = lxd_data_alloc(m, 4 * BLK);
+	s.rd = lxd_data_alloc(m, 4 * BLK);
+	fill(s.w, 4, 1);
+	memset(s.rd, 0, 4 * BLK);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, sync_rw_polling, &s), 0);
+	assert_true(wait_until(sync_finished, &s)); /* a hang here is the bug this checks */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(s.begin_rc, 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(s.rc[i], 0);
+	assert_memory_equal(s.rd, s.w, 4 * BLK);
+	assert_int_equal(s.inflight_after, 0);
+	assert_int_equal(s.end_rc, 0);
+	lxd_data_free(s.w);
+	lxd_data_free(s.rd);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+/* The API's own answers: nesting, and a thread that never polled. */
+static void test_poll_api_edges(void **state)
+{
+	(void)state;
+	assert_int_equal(lxd_poll_inflight(), 0);
+	assert_int_equal(lxd_poll(0), 0);     /* no lane: nothing to take */
+	assert_int_equal(lxd_poll_end(), 0);  /* not polling: a no-op */
+	assert_int_equal(lxd_poll_begin(), 0);
+	assert_int_equal(lxd_poll_begin(), -EBUSY);
+	assert_int_equal(lxd_poll(1000), 0);  /* polling, no lane yet: returns at once */
+	assert_int_equal(lxd_poll_end(), 0);
+	assert_int_equal(lxd_poll_begin(), 0); /* and again after an end */
+	assert_int_equal(lxd_poll_end(), 0);
+}
+
+/* ---- isolated only: death and unload under a lane ---- */
+
+static bool disk_gone(void *arg)
+{
+	(void)arg;
+	return lxd_blk_get_disk("nullb0") == NULL;
+}
+
+/*
+ * The driver crashes (crash_after: a NULL dereference in queue_rq) while a
+ * polling thread has plugged I/Os in flight on its lane, completions on
+ * timers so many are outstanding.  Every accepted I/O ends once, with 0
+ * (before the crash) or -EIO; the thread's reaping and lxd_poll_end return;
+ * the module unloads and nothing is left.
+ */
+static void test_crash_with_lane_io_in_flight(void **state)
+{
+	(void)state;
+	if (!isolated()) {
+		skip(); /* natively the crash would take the process down */
+		return;
+	}
+	struct lxd_module *m;
+	const char *p[] = {"size=16", "irqmode=2", "completion_nsec=2000000", "hw_queue_depth=128",
+			   "crash_after=200"};
+	struct gendisk *d = load_disk(&m, p, 5);
+	char *buf = lxd_data_alloc(m, (size_t)MAX_IOS * BLK);
+	assert_non_null(buf);
+	struct run *r = run_new(d, buf, REQ_OP_READ, MAX_IOS, 96);
+	run_on_thread(r);
+	assert_false(lxd_module_alive(m));
+	unsigned done = atomic_load(&r->done);
+	assert_int_equal(done, r->submitted);
+	assert_int_equal(atomic_load(&r->ok) + atomic_load(&r->eio), done); /* no other error */
+	assert_true(atomic_load(&r->eio) > 0);
+	assert_true(atomic_load(&r->ok) < 200); /* at most the 199 before the bug */
+	for (unsigned i = 0; i < r->n; i++)
+		assert_int_equal(atomic_load(&r->calls[i]), r->accepted[i]); /* once, or never if refused */
+	free(r);
+	assert_true(wait_until(disk_gone, NULL));
+	lxd_data_free(buf);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+
+/* ---- isolated only: a lane that outlives its module ---- */
+
+struct holder {
+	struct gendisk *disk;
+	struct lxd_module *m;
+	bool call_end; /* false: T just exits, its thread-exit destructor ends the lane */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int step; /* 1: T has a lane and is idle; 2: main unloaded the module */
+	int rc[3], poll_rc, poll_rc2, end_rc;
+	unsigned inflight_idle;
+	_Atomic bool finished;
+};
+
+static void *holder_run(void *arg)
+{
+	struct holder *h = arg;
+	(void)lxd_poll_begin();
+	/* Make the lane and use it: sync I/O, then async I/O reaped by polling. */
+	char *b = lxd_data_alloc(h->m, 2 * BLK);
+	memset(b, 0x5a, 2 * BLK);
+	h->rc[0] = lxd_blk_rw(h->disk, REQ_OP_WRITE, 8, b, BLK);
+	_Atomic unsigned ended = 0;
+	struct lxd_blk_io io = {.op = REQ_OP_READ, .sector = 8, .len = BLK, .buf = b + BLK,
+				.end_io = count_end, .private = &ended};
+	h->rc[1] = lxd_blk_submit(h->disk, &io);
+	for (int i = 0; i < 20000 && !atomic_load(&ended); i++)
+		lxd_poll(1000 * 1000);
+	h->rc[2] = atomic_load(&ended) == 1 && io.error == 0 && memcmp(b, b + BLK, BLK) == 0 ? 0 : -1;
+	lxd_data_free(b);
+	h->inflight_idle = lxd_poll_inflight();
+	/* Idle, lane still up: let the main thread unload the module. */
+	pthread_mutex_lock(&h->lock);
+	h->step = 1;
+	pthread_cond_broadcast(&h->cond);
+	while (h->step != 2)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	/* The module is gone: a late poll must not touch freed memory (ASan
+	 * checks), and ending the lane must neither hang nor fail. */
+	h->poll_rc = lxd_poll(1000);  /* may count the death it notices (1) */
+	h->poll_rc2 = lxd_poll(1000); /* then nothing more happens */
+	if (h->call_end)
+		h->end_rc = lxd_poll_end();
+	atomic_store(&h->finished, true);
+	return NULL; /* !call_end: the thread-exit destructor takes the lane down */
+}
+
+static bool run_finished_holder(void *arg)
+{
+	struct holder *h = arg;
+	return atomic_load(&h->finished);
+}
+
+static void unload_under_lane(bool call_end)
+{
+	if (!isolated()) {
+		skip(); /* natively there is no lane to outlive anything */
+		return;
+	}
+	struct holder h = {.call_end = call_end, .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .cond = PTHREAD_COND_INITIALIZER};
+	const char *p[] = {"size=4", "memory_backed=1", "irqmode=1"};
+	h.disk = load_disk(&h.m, p, 3);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, holder_run, &h), 0);
+	pthread_mutex_lock(&h.lock);
+	while (h.step != 1)
+		pthread_cond_wait(&h.cond, &h.lock); /* T's I/O is bounded: it polls at most 20 s */
+	pthread_mutex_unlock(&h.lock);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(h.rc[i], 0);
+	assert_int_equal(h.inflight_idle, 0);
+
+	assert_int_equal(lxd_module_unload(h.m), 0);
+	assert_null(lxd_blk_get_disk("nullb0"));
+
+	pthread_mutex_lock(&h.lock);
+	h.step = 2;
+	pthread_cond_broadcast(&h.cond);
+	pthread_mutex_unlock(&h.lock);
+	assert_true(wait_until(run_finished_holder, &h));
+	/* Joined: the thread-exit destructor (if any) ran.  Bounded, as it waits for calls. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 20;
+	assert_int_equal(pthread_timedjoin_np(th, NULL, &until), 0);
+	assert_true(h.poll_rc >= 0);
+	assert_int_equal(h.poll_rc2, 0);
+	assert_int_equal(h.end_rc, 0);
+	assert_kernel_clean();
+
+	/* The kernel is fine: a new load serves a new polling thread. */
+	const char *again[] = {"size=16", "memory_backed=1", "irqmode=1"};
+	plugged_write_read(again, 3, 64, 16);
+}
+
+static void test_unload_while_thread_holds_lane(void **state)
+{
+	(void)state;
+	unload_under_lane(true);
+}
+
+static void test_unload_then_thread_exits_with_lane(void **state)
+{
+	(void)state;
+	unload_under_lane(false);
+}
+
+int main(void)
+{
+	driver_test_setup();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_poll_api_edges),
+		cmocka_unit_test(test_plugged_io_softirq),
+		cmocka_unit_test(test_plugged_io_inline),
+		cmocka_unit_test(test_tag_wait_inside_plug),
+		cmocka_unit_test(test_timer_completions),
+		cmocka_unit_test(test_sync_rw_polls_itself),
+		cmocka_unit_test(test_crash_with_lane_io_in_flight),
+		cmocka_unit_test(test_unload_while_thread_holds_lane),
+		cmocka_unit_test(test_unload_then_thread_exits_with_lane),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Polling threads ("lanes") with the dummy driver: lxd_pktgen polls for its
+ * own transmit completions, so an isolated driver's transmits go over the
+ * sending thread's lane.  In every transmit mode all packets reach the
+ * driver by the time lxd_pktgen returns (its lxd_poll_end waits for them:
+ * no lxd_module_flush here on purpose); batched, a lane sends several skbs
+ * per message.  Natively the same calls must simply work.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <linux/netdevice.h>
+
+#include "driver_mode.h"
+
+#define COUNT 20000u
+#define SIZE 60u
+
+static void assert_kernel_clean(void)
+{
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.modules, 0);
+	assert_int_equal(c.netdevs, 0);
+	assert_int_equal(c.skbs, 0);
+	assert_int_equal(c.data_buffers, 0);
+}
+
+static struct net_device *load_dev(struct lxd_module **m, int mode)
+{
+	assert_int_equal(load(m, NULL, 0), 0);
+	if (test_mode == LXD_MODULE_ISOLATED && mode >= 0)
+		assert_int_equal(lxd_module_set_xmit_mode(*m, (enum lxd_xmit_mode)mode), 0);
+	struct net_device *dev = lxd_module_netdev(*m, 0);
+	assert_non_null(dev);
+	assert_int_equal(dev_open(dev), 0);
+	return dev;
+}
+
+/* Send COUNT packets with pktgen; the driver saw every one when it returns. */
+static void send_and_count(struct lxd_module *m, struct net_device *dev)
+{
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(dev, COUNT, SIZE, &r), 0);
+	assert_int_equal(r.sent, COUNT);
+	assert_int_equal(r.dropped + r.errors, 0);
+	struct rtnl_link_stats64 st;
+	dev_get_stats(dev, &st);
+	assert_int_equal(st.tx_packets, COUNT);
+	assert_int_equal(st.tx_bytes, (uint64_t)COUNT * SIZE);
+	assert_int_equal(st.tx_dropped, 0);
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.skbs, 0); /* every skb came back and was freed */
+	(void)m;
+}
+
+static void one_mode(enum lxd_xmit_mode mode, struct lxd_iso_stats *is)
+{
+	struct lxd_module *m;
+	struct net_device *dev = load_dev(&m, (int)mode);
+	send_and_count(m, dev);
+	if (test_mode == LXD_MODULE_ISOLATED) {
+		assert_int_equal(lxd_module_iso_stats(m, is), 0);
+		assert_int_equal(is->xmit_skbs, COUNT);
+	}
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+/*
+ * Batched on a lane: transmits made while the lane's batches are in flight
+ * are collected and sent together, so fewer messages than skbs.
+ */
+static void test_batch(void **state)
+{
+	(void)state;
+	struct lxd_iso_stats is = {0};
+	one_mode(LXD_XMIT_BATCH, &is);
+	if (test_mode == LXD_MODULE_ISOLATED)
+		assert_true(is.xmit_skbs > is.xmit_msgs);
+}
+
+/* One skb per message in the other modes, all counted. */
+static void test_sync(void **state)
+{
+	(void)state;
+	struct lxd_iso_stats is = {0};
+	one_mode(LXD_XMIT_SYNC, &is);
+	if (test_mode == LXD_MODULE_ISOLATED)
+		assert_int_equal(is.xmit_msgs, COUNT);
+}
+
+static void test_async(void **state)
+{
+	(void)state;
+	struct lxd_iso_stats is = {0};
+	one_mode(LXD_XMIT_ASYNC, &is);
+	if (test_mode == LXD_MODULE_ISOLATED)
+		assert_int_equal(is.xmit_msgs, COUNT);
+}
+
+/*
+ * pktgen from a thread that polls already (its own lxd_poll_begin is
+ * refused with -EBUSY, so it neither polls nor ends the lane): the caller
+ * owns the lane, and once it ends it every packet has reached the driver.
+ */
+struct outer {
+	struct net_device *dev;
+	int rc, end_rc;
+	struct lxd_pktgen_result r;
+};
+
+static void *outer_poller(void *arg)
+{
+	struct outer *o = arg;
+	(void)lxd_poll_begin();
+	o->rc = lxd_pktgen(o->dev, COUNT, SIZE, &o->r);
+	o->end_rc = lxd_poll_end();
+	return NULL;
+}
+
+static void test_pktgen_inside_polling_thread(void **state)
+{
+	(void)state;
+	for (int mode = LXD_XMIT_ASYNC; mode <= LXD_XMIT_BATCH; mode++) {
+		struct lxd_module *m;
+		struct outer o = {.dev = load_dev(&m, mode)};
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, outer_poller, &o), 0);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 60; /* a bound, not a timing: a hang becomes a failure */
+		assert_int_equal(pthread_timedjoin_np(th, NULL, &until), 0);
+		assert_int_equal(o.rc, 0);
+		assert_int_equal(o.end_rc, 0);
+		assert_int_equal(o.r.sent, COUNT);
+		struct rtnl_link_stats64 st;
+		dev_get_stats(o.dev, &st);
+		assert_int_equal(st.tx_packets, COUNT);
+		assert_int_equal(lxd_module_unload(m), 0);
+		assert_kernel_clean();
+	}
+}
+
+int main(void)
+{
+	driver_test_setup();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_async),
+		cmocka_unit_test(test_pktgen_inside_polling_thread),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -36,6 +36,11 @@
 
 #include "lxfio.h"
 
+/* Requests a job's plug holds at most while completions are still being
+ * handed out: more would leave the driver idle while fio catches up (a
+ * lockstep of one batch in flight); fewer, smaller batches. */
+#define PLUG_FLUSH 8
+
 /* Spins on the completion count before sleeping: a few microseconds, less than a futex wake. */
 #define SPIN_LOOPS 4000
 
@@ -65,6 +70,7 @@ struct lxfio_data {
 	bool sleeping;                /* getevents waits on cond (under lock) */
 	bool polling;                 /* this job thread reaps with lxd_poll (lxds_poll=1) */
 	bool plugged;                 /* plug holds requests submitted since the last getevents */
+	unsigned plug_n;              /* requests submitted under it */
 	struct lxd_blk_plug plug;
 	struct io_u **events;
 	unsigned nevents, cap;
@@ -285,12 +291,14 @@ static enum fio_q_status lxfio_queue(struct thread_data *td, struct io_u *io_u)
 		io_u->error = EINVAL;
 		return FIO_Q_COMPLETED;
 	}
-	/* Plugged from one getevents to the next, as Linux plugs a task's
+	/* Plugged until getevents finds nothing ready, as Linux plugs a task's
 	 * submissions until it sleeps: a driver may take the run in one go. */
 	if (!d->plugged) {
 		lxd_blk_start_plug(&d->plug);
 		d->plugged = true;
+		d->plug_n = 0;
 	}
+	d->plug_n++;
 	int rc = lxfio_submit(d->in, &x->io, op, io_u->offset, (uint32_t)io_u->xfer_buflen, io_u->xfer_buf);
 	if (rc) {
 		io_u->error = -rc;
@@ -331,8 +339,20 @@ static int lxfio_getevents(struct thread_data *td, unsigned int min, unsigned in
 		}
 	}
 	d->nevents = 0;
+	/* Completions already in: hand them out and keep the plug (Linux flushes
+	 * a task's plug when it sleeps, not when it looks). */
+	pthread_mutex_lock(&d->lock);
+	unsigned ready = reap_locked(d, max);
+	pthread_mutex_unlock(&d->lock);
+	if (ready && ready >= min) {
+		if (d->plugged && d->plug_n >= PLUG_FLUSH) {
+			lxd_blk_finish_plug(&d->plug);
+			d->plugged = false;
+		}
+		return (int)ready;
+	}
 	if (d->plugged) {
-		lxd_blk_finish_plug(&d->plug); /* about to wait: what we submitted goes now */
+		lxd_blk_finish_plug(&d->plug); /* about to poll or wait: what we submitted goes now */
 		d->plugged = false;
 	}
 	for (;;) {

@@ -116,6 +116,7 @@ static void test_async(void **state)
 struct outer {
 	struct net_device *dev;
 	int rc, end_rc;
+	unsigned inflight; /* this thread's lane calls not yet reaped when pktgen returned */
 	struct lxd_pktgen_result r;
 };
 
@@ -124,6 +125,7 @@ static void *outer_poller(void *arg)
 	struct outer *o = arg;
 	(void)lxd_poll_begin();
 	o->rc = lxd_pktgen(o->dev, COUNT, SIZE, &o->r);
+	o->inflight = lxd_poll_inflight();
 	o->end_rc = lxd_poll_end();
 	return NULL;
 }
@@ -143,6 +145,12 @@ static void test_pktgen_inside_polling_thread(void **state)
 		assert_int_equal(o.rc, 0);
 		assert_int_equal(o.end_rc, 0);
 		assert_int_equal(o.r.sent, COUNT);
+		/* Async on a lane: the last transmit's answer waits for the caller to
+		 * poll (proof the lane carried them); a waited (sync) call leaves none. */
+		if (test_mode == LXD_MODULE_ISOLATED && mode == LXD_XMIT_ASYNC)
+			assert_true(o.inflight > 0);
+		if (test_mode != LXD_MODULE_ISOLATED || mode == LXD_XMIT_SYNC)
+			assert_int_equal(o.inflight, 0);
 		struct rtnl_link_stats64 st;
 		dev_get_stats(o.dev, &st);
 		assert_int_equal(st.tx_packets, COUNT);

@@ -162,7 +162,7 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 		else
 			bp_add(&ep->bp_credit, &ep->bp_credit_tail, t);
 		t->state = LXD_T_BLOCKED;
-		lxd__block(s, t);
+		(void)lxd__block(s, t);
 	}
 	t->seq++;
 	uint32_t tag = t->index | (uint32_t)t->seq << 16;
@@ -180,8 +180,9 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 	t->result = 0;
 	t->waiting_reply = true;
 	t->state = LXD_T_BLOCKED;
-	lxd__block(s, t); /* until on_reply() or ep_kill() wakes us */
-	return t->result;
+	/* Until on_reply() or ep_kill() sets t->result and wakes us; a tail
+	 * call, so we resume straight in our caller (see sched.c). */
+	return lxd__block(s, t);
 }
 
 /* ---- the dispatcher ---------------------------------------------------------------------------- */
@@ -231,7 +232,7 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
 		ep->st.backpressure++;
 		bp_add(&ep->bp_room, &ep->bp_room_tail, t);
 		t->state = LXD_T_BLOCKED;
-		lxd__block(s, t);
+		(void)lxd__block(s, t);
 	}
 	memcpy(m->w, out, sizeof(m->w));
 	uint32_t status = rc < 0 ? (uint32_t)(-rc) & LXD_RPC_MAX : 0;
@@ -278,7 +279,7 @@ static void on_request(struct lxd_sched *s, struct lxd_ep *ep, const struct copi
 	t->req_tag = c->tag;
 	memcpy(t->req_w, c->w, sizeof(c->w));
 	ep->handlers_active++;
-	lxd__spawn(s, NULL, handler_main, t, "rpc handler", NULL);
+	lxd__spawn(s, NULL, handler_main, t, "rpc handler");
 }
 
 /* Messages taken per endpoint per poll, so one busy channel cannot starve the rest. */

@@ -74,6 +74,7 @@ struct lxd_thread {
 	/* a handler thread: its private copy of the request */
 	struct lxd_ep *req_ep;
 	uint32_t req_op, req_tag;
+	uint32_t serve_start;      /* sched->taken when the poll that started it began */
 	uint64_t req_w[LXD_MSG_WORDS];
 
 	char *stack_lo;            /* usable stack: [stack_lo, stack_lo + stack_size) */
@@ -97,6 +98,7 @@ struct lxd_sched {
 	struct lxd_ep *eps[LXD_ASYNC_MAX_EPS];
 	unsigned neps;
 	unsigned idle_rr;
+	uint32_t taken;                        /* messages taken off the rings, ever (poll budgets) */
 	uint64_t fpword;                       /* MXCSR + x87 control word of new threads */
 
 	/* the stack pool: stride bytes per stack, guard at the low end */

@@ -187,8 +187,27 @@ static inline __attribute__((always_inline)) void lxd__ctx_switch_inline(void **
 int lxd__stacks_map(struct lxd_sched *s, unsigned n, size_t stack_size, size_t guard);
 void lxd__stacks_unmap(struct lxd_sched *s);
 
+/* ---- the run queue (inline: the dispatcher wakes a thread per reply) ---------------- */
+
+static inline void lxd__runq_push(struct lxd_sched *s, struct lxd_thread *t)
+{
+	t->state = LXD_T_RUNNABLE;
+	t->next = NULL;
+	if (s->runq_tail)
+		s->runq_tail->next = t;
+	else
+		s->runq = t;
+	s->runq_tail = t;
+}
+
+/* Make @t runnable if it is blocked (else it already is, or runs). */
+static inline void lxd__wake(struct lxd_sched *s, struct lxd_thread *t)
+{
+	if (t->state == LXD_T_BLOCKED)
+		lxd__runq_push(s, t);
+}
+
 /* sched.c */
-void lxd__wake(struct lxd_sched *s, struct lxd_thread *t);
 /* Block t == s->cur (state already set) until woken; returns t->result as
  * the waker left it.  Call it as `return lxd__block(...)` where that is the
  * caller's answer: the resumed thread then lands in the caller's caller. */

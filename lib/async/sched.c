@@ -151,17 +151,6 @@ void lxd__thread_put(struct lxd_sched *s, struct lxd_thread *t)
 	s->nfree++;
 }
 
-static inline void runq_push(struct lxd_sched *s, struct lxd_thread *t)
-{
-	t->state = LXD_T_RUNNABLE;
-	t->next = NULL;
-	if (s->runq_tail)
-		s->runq_tail->next = t;
-	else
-		s->runq = t;
-	s->runq_tail = t;
-}
-
 static inline struct lxd_thread *runq_pop(struct lxd_sched *s)
 {
 	struct lxd_thread *t = s->runq;
@@ -171,12 +160,6 @@ static inline struct lxd_thread *runq_pop(struct lxd_sched *s)
 			s->runq_tail = NULL;
 	}
 	return t;
-}
-
-void lxd__wake(struct lxd_sched *s, struct lxd_thread *t)
-{
-	if (t->state == LXD_T_BLOCKED)
-		runq_push(s, t);
 }
 
 /*
@@ -394,7 +377,7 @@ int lxd_yield(void)
 	if (!s)
 		return -ENXIO;
 	struct lxd_thread *t = s->cur;
-	runq_push(s, t);
+	lxd__runq_push(s, t);
 	t->result = 0;
 	return block(s, t);
 }

@@ -8,12 +8,15 @@
  * wakes exactly that thread if it still waits for exactly that call.
  * Anything else is counted and dropped: the peer is not trusted.
  *
- * The dispatcher copies each message out of its slot once, releases the
- * slot, then acts on the copy.  A request gets a lightweight thread of its
- * own, started inline by the poller; when no stack is free, the request
- * stays in the ring (the peer feels the back-pressure), and so do the
- * messages behind it: the ring is in order.  Size the pool for the calls
- * the peer may have in flight.
+ * The dispatcher reads each message's header once and copies its words
+ * once, straight to where they go, and releases the slots it took once per
+ * poll round.  A request gets a lightweight thread, started inline by the
+ * poller; while its handlers return without blocking, that thread goes on
+ * serving the ring itself (see serve_main()), so a burst of non-blocking
+ * requests costs one thread start, not one each.  When no stack is free, a
+ * request stays in the ring (the peer feels the back-pressure), and so do
+ * the messages behind it: the ring is in order.  Size the pool for the
+ * calls the peer may have in flight.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -65,6 +65,7 @@ __thread struct lxd_sched *lxd__sched;
  * switch would move one frame from one shadow stack to the other until one
  * underflows (TSan then crashes in its own interceptors).
  */
+#if LXD_FIBER_SANITIZED
 static inline __attribute__((always_inline)) void
 san_switch_begin(struct lxd_thread *from, struct lxd_thread *to, bool from_dying)
 {
@@ -77,6 +78,7 @@ san_switch_begin(struct lxd_thread *from, struct lxd_thread *to, bool from_dying
 #endif
 	(void)from, (void)to, (void)from_dying;
 }
+#endif
 
 static inline __attribute__((always_inline)) void san_switch_end(struct lxd_thread *self)
 {

@@ -183,8 +183,7 @@ struct lxd_ep_stats {
 	uint64_t replies_dup;      /* replies to a call already answered: rejected */
 	uint64_t control;          /* control messages received */
 	uint64_t control_dropped;  /* ... with no control handler set */
-	uint64_t dropped;          /* messages lost: requests with no stack (a peer racing its own
-				    * header), replies to a dead peer */
+	uint64_t dropped;          /* messages lost: replies owed to a peer that died */
 	uint64_t backpressure;     /* times a sender waited for ring space or an outstanding credit */
 	unsigned outstanding;      /* calls in flight now */
 	bool dead;                 /* the peer died: every call returns -EIO */

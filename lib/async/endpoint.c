@@ -8,12 +8,15 @@
  * wakes exactly that thread if it still waits for exactly that call.
  * Anything else is counted and dropped: the peer is not trusted.
  *
- * The dispatcher copies each message out of its slot once, releases the
- * slot, then acts on the copy.  A request gets a lightweight thread of its
- * own, started inline by the poller; when no stack is free, the request
- * stays in the ring (the peer feels the back-pressure), and so do the
- * messages behind it: the ring is in order.  Size the pool for the calls
- * the peer may have in flight.
+ * The dispatcher reads each message's header once and copies its words
+ * once, straight to where they go, and releases the slots it took once per
+ * poll round.  A request gets a lightweight thread, started inline by the
+ * poller; while its handlers return without blocking, that thread goes on
+ * serving the ring itself (see serve_main()), so a burst of non-blocking
+ * requests costs one thread start, not one each.  When no stack is free, a
+ * request stays in the ring (the peer feels the back-pressure), and so do
+ * the messages behind it: the ring is in order.  Size the pool for the
+ * calls the peer may have in flight.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -162,7 +165,7 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 		else
 			bp_add(&ep->bp_credit, &ep->bp_credit_tail, t);
 		t->state = LXD_T_BLOCKED;
-		lxd__block(s, t);
+		(void)lxd__block(s, t);
 	}
 	t->seq++;
 	uint32_t tag = t->index | (uint32_t)t->seq << 16;
@@ -180,21 +183,26 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 	t->result = 0;
 	t->waiting_reply = true;
 	t->state = LXD_T_BLOCKED;
-	lxd__block(s, t); /* until on_reply() or ep_kill() wakes us */
-	return t->result;
+	/* Until on_reply() or ep_kill() sets t->result and wakes us; a tail
+	 * call, so we resume straight in our caller (see sched.c). */
+	return lxd__block(s, t);
 }
 
 /* ---- the dispatcher ---------------------------------------------------------------------------- */
 
-struct copied {
-	uint32_t op, tag;
-	uint64_t w[LXD_MSG_WORDS];
-};
+/*
+ * Every message is acted on from one read of its header and one copy of
+ * its words, straight to where they go (the caller's reply buffer, the
+ * handler thread's request copy, the control callback's copy), taken
+ * before the slot is released: the peer may rewrite the slot under us, the
+ * copy is what counts.
+ */
 
-static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, const struct copied *c)
+static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h, const struct lxd_msg *m)
 {
-	uint32_t idx = LXD_TAG_INDEX(c->tag);
-	uint16_t seq = LXD_TAG_SEQ(c->tag);
+	uint32_t op = lxd_hdr_op(h), tag = lxd_hdr_tag(h);
+	uint32_t idx = LXD_TAG_INDEX(tag);
+	uint16_t seq = LXD_TAG_SEQ(tag);
 	struct lxd_thread *t = idx < s->nthreads ? &s->threads[idx] : NULL;
 	if (!t || !t->waiting_reply || t->wait_ep != ep || t->seq != seq) {
 		if (t && t->seq == seq && !t->waiting_reply)
@@ -204,15 +212,27 @@ static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, const struct copied
 		return;
 	}
 	t->waiting_reply = false;
-	uint32_t status = c->op & LXD_RPC_MAX;
+	uint32_t status = op & LXD_RPC_MAX;
 	t->result = status ? -(int)status : 0;
 	if (t->reply_out)
-		memcpy(t->reply_out, c->w, sizeof(c->w));
+		memcpy(t->reply_out, m->w, sizeof(m->w));
 	ep->st.outstanding--;
 	ep->st.replies++;
 	lxd__wake(s, t);
 	if (ep->bp_credit)
 		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
+}
+
+static void on_control(struct lxd_ep *ep, uint64_t h, const struct lxd_msg *m)
+{
+	ep->st.control++;
+	if (!ep->control) {
+		ep->st.control_dropped++;
+		return;
+	}
+	uint64_t w[LXD_MSG_WORDS];
+	memcpy(w, m->w, sizeof(w));
+	ep->control(ep->control_ctx, lxd_hdr_op(h), lxd_hdr_tag(h), w);
 }
 
 /* Send a handler's reply, waiting for ring room.  Dropped if the peer died. */
@@ -231,7 +251,7 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
 		ep->st.backpressure++;
 		bp_add(&ep->bp_room, &ep->bp_room_tail, t);
 		t->state = LXD_T_BLOCKED;
-		lxd__block(s, t);
+		(void)lxd__block(s, t);
 	}
 	memcpy(m->w, out, sizeof(m->w));
 	uint32_t status = rc < 0 ? (uint32_t)(-rc) & LXD_RPC_MAX : 0;
@@ -239,50 +259,87 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
 	lxd_chan_publish(ep->ch);
 }
 
-/* Body of a handler thread: its request is in the thread itself. */
-static void handler_main(void *arg)
+/*
+ * The next message of @ep's ring to take, its header in *@h; NULL when
+ * there is none, or when it is a request and @have_thread is false: a
+ * request stays in the ring until a thread is free to run it, and so do
+ * the messages behind it.
+ */
+static inline struct lxd_msg *next_msg(struct lxd_ep *ep, bool have_thread, uint64_t *h)
 {
-	struct lxd_thread *t = arg;
-	t->serving = true;
-	struct lxd_ep *ep = t->req_ep;
-	uint64_t out[LXD_MSG_WORDS] = {0};
-	lxd_rpc_fn fn = t->req_op < ep->nhandlers ? ep->handlers[t->req_op] : NULL;
-	int rc = fn ? fn(ep->ctx, t->req_w, out) : -ENOSYS;
-	send_reply(lxd__sched, ep, t->req_tag, rc, out);
-	ep->handlers_active--;
+	struct lxd_msg *m = lxd_chan_try_recv(ep->ch);
+	if (!m)
+		return NULL;
+	*h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
+	if (!have_thread && !(lxd_hdr_op(*h) & (LXD_OP_REPLY | LXD_OP_CONTROL))) {
+		ep->ch->rx_head--; /* not taken after all */
+		return NULL;
+	}
+	return m;
 }
 
-static void on_request(struct lxd_sched *s, struct lxd_ep *ep, const struct copied *c)
+/* Act on a reply or control message and release its slot. */
+static inline void take_other(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h, struct lxd_msg *m)
 {
-	if (c->op & LXD_OP_CONTROL) {
-		ep->st.control++;
-		if (ep->control)
-			ep->control(ep->control_ctx, c->op, c->tag, c->w);
-		else
-			ep->st.control_dropped++;
-		return;
-	}
-	ep->st.requests++;
-	if (c->op >= ep->nhandlers || !ep->handlers[c->op])
-		ep->st.bad_requests++; /* the thread answers -ENOSYS */
-	/* lxd__spawn() takes the first free thread: fill its request in
-	 * before it starts.  None free only if the peer rewrote the header
-	 * after poll_ep() peeked at it. */
-	struct lxd_thread *t = s->free_list;
-	if (!t) {
-		ep->st.dropped++;
-		return;
-	}
+	if (lxd_hdr_op(h) & LXD_OP_REPLY)
+		on_reply(s, ep, h, m);
+	else
+		on_control(ep, h, m);
+}
+
+/* A request becomes @t's private copy; its slot is released. */
+static inline void take_request(struct lxd_ep *ep, struct lxd_thread *t, uint64_t h, struct lxd_msg *m)
+{
 	t->req_ep = ep;
-	t->req_op = c->op;
-	t->req_tag = c->tag;
-	memcpy(t->req_w, c->w, sizeof(c->w));
+	t->req_op = lxd_hdr_op(h);
+	t->req_tag = lxd_hdr_tag(h);
+	memcpy(t->req_w, m->w, sizeof(m->w));
+	ep->st.requests++;
+	if (t->req_op >= ep->nhandlers || !ep->handlers[t->req_op])
+		ep->st.bad_requests++; /* answered -ENOSYS */
 	ep->handlers_active++;
-	lxd__spawn(s, NULL, handler_main, t, "rpc handler", NULL);
 }
 
 /* Messages taken per endpoint per poll, so one busy channel cannot starve the rest. */
 #define POLL_BUDGET 32
+
+/*
+ * Body of a handler thread, started inline by the poller with a request in
+ * t->req_*.  While its handlers return without blocking, the thread is
+ * still running inline on the poller's behalf, so it goes on taking the
+ * ring's messages itself -- the poll budget's worth -- and runs each
+ * further request on its own stack: no new thread, stack and context save
+ * per request.  Once a handler has blocked, the poller has gone on without
+ * it, so after that reply it is done.
+ */
+static void serve_main(void *arg)
+{
+	struct lxd_thread *t = arg;
+	struct lxd_sched *s = lxd__sched;
+	struct lxd_ep *ep = t->req_ep;
+	t->serving = true;
+	for (;;) {
+		uint64_t out[LXD_MSG_WORDS] = {0};
+		lxd_rpc_fn fn = t->req_op < ep->nhandlers ? ep->handlers[t->req_op] : NULL;
+		int rc = fn ? fn(ep->ctx, t->req_w, out) : -ENOSYS;
+		send_reply(s, ep, t->req_tag, rc, out);
+		ep->handlers_active--;
+		for (;;) {
+			uint64_t h;
+			struct lxd_msg *m;
+			if (!t->parent || ep->st.dead || s->taken - t->serve_start >= POLL_BUDGET ||
+			    !(m = next_msg(ep, true, &h)))
+				return;
+			s->taken++;
+			if (lxd_hdr_op(h) & (LXD_OP_REPLY | LXD_OP_CONTROL)) {
+				take_other(s, ep, h, m);
+				continue;
+			}
+			take_request(ep, t, h, m);
+			break;
+		}
+	}
+}
 
 static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 {
@@ -292,45 +349,35 @@ static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 		ep_kill(s, ep);
 		return 1;
 	}
-	struct lxd_chan *ch = ep->ch;
-	unsigned n = 0;
+	uint32_t start = s->taken;
 	/* One message at a time: a handler started inline may take threads
 	 * from the pool, so whether the next request can have one is only
 	 * known after the last has run. */
-	while (n < POLL_BUDGET) {
-		/* A request needs a free thread: leave it in the ring until there
-		 * is one (peek at the header before taking the slot). */
-		if (s->nfree == 0 && ch->rx_head - ch->rx_rel <= ch->mask) {
-			uint64_t h = atomic_load_explicit(&ch->rx[ch->rx_head & ch->mask].hdr,
-							  memory_order_relaxed);
-			if (!(lxd_hdr_op(h) & (LXD_OP_REPLY | LXD_OP_CONTROL)))
-				break;
-		}
-		struct lxd_msg *m = lxd_chan_try_recv(ch);
+	while (s->taken - start < POLL_BUDGET) {
+		uint64_t h;
+		struct lxd_msg *m = next_msg(ep, s->free_list != NULL, &h);
 		if (!m)
 			break;
-		/* One read of the header and the words: the peer may rewrite
-		 * the slot under us; the copy is what we act on. */
-		struct copied c;
-		uint64_t h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
-		c.op = lxd_hdr_op(h);
-		c.tag = lxd_hdr_tag(h);
-		memcpy(c.w, m->w, sizeof(c.w));
-		lxd_chan_release(ch);
-		n++;
-		if (c.op & LXD_OP_REPLY)
-			on_reply(s, ep, &c);
-		else
-			on_request(s, ep, &c);
+		s->taken++;
+		if (lxd_hdr_op(h) & (LXD_OP_REPLY | LXD_OP_CONTROL)) {
+			take_other(s, ep, h, m);
+		} else {
+			struct lxd_thread *t = s->free_list;
+			take_request(ep, t, h, m);
+			t->serve_start = start;
+			lxd__spawn(s, NULL, serve_main, t, "rpc handler");
+		}
 		if (ep->st.dead)
 			break;
 	}
+	/* Every slot taken in this round, at once. */
+	lxd_chan_release(ep->ch);
 	/* The peer may have drained the ring: senders waiting for room retry. */
-	if (ep->bp_room && ring_has_room(ch))
+	if (ep->bp_room && ring_has_room(ep->ch))
 		bp_wake_all(s, &ep->bp_room, &ep->bp_room_tail);
-	if (ep->bp_credit && ep->st.outstanding < ep->max_outstanding && ring_has_room(ch))
+	if (ep->bp_credit && ep->st.outstanding < ep->max_outstanding && ring_has_room(ep->ch))
 		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
-	return n;
+	return s->taken - start;
 }
 
 unsigned lxd__poll_all(struct lxd_sched *s)

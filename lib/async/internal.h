@@ -67,13 +67,14 @@ struct lxd_thread {
 	bool waiting_reply;        /* a call of seq is in flight */
 	bool ever_blocked;
 	bool serving;              /* runs a peer's request (a handler, or an async it started) */
-	int result;                /* a call's outcome, set by whoever wakes the thread */
+	int result;                /* what the call it blocks in returns when resumed (0, a reply) */
 	struct lxd_ep *wait_ep;    /* endpoint of the call in flight */
 	uint64_t *reply_out;
 
 	/* a handler thread: its private copy of the request */
 	struct lxd_ep *req_ep;
 	uint32_t req_op, req_tag;
+	uint32_t serve_start;      /* sched->taken when the poll that started it began */
 	uint64_t req_w[LXD_MSG_WORDS];
 
 	char *stack_lo;            /* usable stack: [stack_lo, stack_lo + stack_size) */
@@ -91,12 +92,13 @@ struct lxd_sched {
 	struct lxd_thread *free_list;          /* pool, last freed first (its stack is warm) */
 	unsigned nfree;
 	struct lxd_thread *runq, *runq_tail;
-	struct lxd_thread *zombie;             /* finished thread whose stack we just left */
+	struct lxd_thread *zombie;             /* sanitizer builds: finished thread whose stack we just left */
 	struct lxd_thread *threads;            /* [0] = main context, [1..stacks] pooled */
 	unsigned nthreads;
 	struct lxd_ep *eps[LXD_ASYNC_MAX_EPS];
 	unsigned neps;
 	unsigned idle_rr;
+	uint32_t taken;                        /* messages taken off the rings, ever (poll budgets) */
 	uint64_t fpword;                       /* MXCSR + x87 control word of new threads */
 
 	/* the stack pool: stride bytes per stack, guard at the low end */
@@ -112,25 +114,25 @@ struct lxd_sched {
 extern __thread struct lxd_sched *lxd__sched;
 
 /* switch.S */
-void lxd__ctx_switch(void **save_sp, void *to_sp);
-void lxd__ctx_start(void **save_sp, void *stack_top, void (*fn)(void *), void *arg);
+int lxd__ctx_switch(void **save_sp, void *to_sp, int rc);
+__attribute__((noreturn)) void lxd__ctx_exit(void *to_sp, int rc);
+int lxd__ctx_start(void **save_sp, void *stack_top, void (*fn)(void *), void *arg);
 void lxd__ctx_trampoline(void);
 
 /*
- * The context switch, inlined where it is used.  It saves and restores
- * exactly the frame lxd__ctx_switch() does (see switch.S), so either can
- * resume the other's contexts, but it neither calls nor returns: the resume
- * address is a label here, reached by an indirect jump.  A call/ret switch
- * leaves the CPU's return-address stack predicting the switching thread's
- * call site, so the resumed thread's return from the switch, and often the
- * returns after it, are mispredicted (~15 cycles each); jumps leave that
- * stack alone, and the resumed thread's returns match the calls it made.
+ * The context switch, inlined where it is used (the sanitizer builds, which
+ * must announce each switch around it, and the bare-switch benchmark).  It
+ * saves and restores exactly the frame lxd__ctx_switch() does (see
+ * switch.S), so either can resume the other's contexts, and like it hands
+ * @rc to the resumed context in eax; it neither calls nor returns: the
+ * resume address is a label here, reached by an indirect jump.
  *
  * The 128-byte red zone below the stack pointer may hold the caller's
  * data: the frame goes below it.  Everything the ABI lets a call destroy is
  * declared clobbered, since another thread's code runs before we resume.
  */
-static inline __attribute__((always_inline)) void lxd__ctx_switch_inline(void **save_sp, void *to_sp)
+static inline __attribute__((always_inline)) void lxd__ctx_switch_inline(void **save_sp, void *to_sp,
+									  int rc)
 {
 	__asm__ volatile(
 		"leaq	-128(%%rsp), %%rsp\n\t"
@@ -162,6 +164,7 @@ static inline __attribute__((always_inline)) void lxd__ctx_switch_inline(void **
 		"popq	%%r12\n\t"
 		"popq	%%rbx\n\t"
 		"popq	%%rbp\n\t"
+		"movl	%%edx, %%eax\n\t"
 		"popq	%%rcx\n\t"
 		"jmpq	*%%rcx\n"
 		"2:\n\t"
@@ -171,9 +174,9 @@ static inline __attribute__((always_inline)) void lxd__ctx_switch_inline(void **
 		"jmp	4b\n"
 		"1:\n\t"
 		"leaq	128(%%rsp), %%rsp\n\t"
-		: "+D"(save_sp), "+S"(to_sp)
+		: "+D"(save_sp), "+S"(to_sp), "+d"(rc)
 		:
-		: "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc",
+		: "rax", "rcx", "r8", "r9", "r10", "r11", "memory", "cc",
 		  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
 		  "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
 		  "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",
@@ -184,11 +187,34 @@ static inline __attribute__((always_inline)) void lxd__ctx_switch_inline(void **
 int lxd__stacks_map(struct lxd_sched *s, unsigned n, size_t stack_size, size_t guard);
 void lxd__stacks_unmap(struct lxd_sched *s);
 
+/* ---- the run queue (inline: the dispatcher wakes a thread per reply) ---------------- */
+
+static inline void lxd__runq_push(struct lxd_sched *s, struct lxd_thread *t)
+{
+	t->state = LXD_T_RUNNABLE;
+	t->next = NULL;
+	if (s->runq_tail)
+		s->runq_tail->next = t;
+	else
+		s->runq = t;
+	s->runq_tail = t;
+}
+
+/* Make @t runnable if it is blocked (else it already is, or runs). */
+static inline void lxd__wake(struct lxd_sched *s, struct lxd_thread *t)
+{
+	if (t->state == LXD_T_BLOCKED)
+		lxd__runq_push(s, t);
+}
+
 /* sched.c */
-void lxd__wake(struct lxd_sched *s, struct lxd_thread *t);
-void lxd__block(struct lxd_sched *s, struct lxd_thread *t); /* t == s->cur, state already set */
+/* Block t == s->cur (state already set) until woken; returns t->result as
+ * the waker left it.  Call it as `return lxd__block(...)` where that is the
+ * caller's answer: the resumed thread then lands in the caller's caller. */
+int lxd__block(struct lxd_sched *s, struct lxd_thread *t);
+/* Start fn(arg) inline on the first free thread (there must be one). */
 int lxd__spawn(struct lxd_sched *s, struct lxd_finish *f, lxd_async_fn fn, void *arg,
-	       const char *name, struct lxd_thread **out);
+	       const char *name);
 void lxd__thread_put(struct lxd_sched *s, struct lxd_thread *t);
 
 /* endpoint.c: the dispatcher the scheduler calls when it has nothing to run */

@@ -6,19 +6,21 @@
  * function on that stack through lxd__ctx_start(), which first saves the
  * caller's context the way a switch would.  Two ways back:
  *
- *   - the function returns: lxd__ctx_start() returns as from a plain call;
- *     the thread goes straight back to the pool.  No switch, no queue.
+ *   - the function returns: the thread puts itself back in the pool and
+ *     lxd__ctx_start() returns as from a plain call.  No switch, no queue.
  *   - the function blocks while still running inline (its parent pointer is
  *     set): it switches to the saved parent context, which returns from
- *     lxd__ctx_start() and carries on.  The blocked thread is resumed later
- *     from the run queue, and when it finally returns it is a "zombie":
- *     the next thread to run frees its stack (we cannot free the stack we
- *     stand on).
+ *     lxd_async() and carries on.  The blocked thread is resumed later
+ *     from the run queue.
  *
  * A thread that blocks with no parent waiting runs the scheduler loop on
  * its own stack: take the next runnable thread, or poll the endpoints
  * (which may start handler threads inline, with the poller as parent), or
  * wait on a doorbell.  There is no scheduler thread and no extra switch.
+ * A thread that finishes after blocking runs the same loop, then puts its
+ * stack back in the pool and jumps to the next thread without saving
+ * anything (lxd__ctx_exit): nothing else runs in between, so nobody can
+ * take the stack it still stands on.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,11 +45,15 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 __thread struct lxd_sched *lxd__sched;
 
 /*
- * The switch paths are inlined into the public calls on purpose: after a
- * context switch the resumed thread returns through its own call chain,
- * which the CPU's return-address predictor (filled by the thread that
- * switched away) gets wrong, at ~15 cycles a level.  Fewer levels between
- * lxd__ctx_switch() and the user's code, fewer mispredicted returns.
+ * The block and spawn paths are inlined into the public calls, and each
+ * public call that may switch ends in the switch as a tail call
+ * (`return lxd__ctx_switch(...)`).  The saved resume address is then the
+ * public call's own return address, so a resumed thread jumps straight
+ * back into the code that called lxd_yield(), lxd_finish(), lxd_call() or
+ * lxd_async().  Any return of ours it executed instead would be
+ * mispredicted: the CPU's return-address stack holds the calls of the
+ * thread that switched, not of the one resumed (~15-20 cycles each; three
+ * of them made up ~50 of the 117 cycles of a blocking async).
  */
 #define LXD_HOT_INLINE inline __attribute__((always_inline))
 
@@ -59,6 +65,7 @@ __thread struct lxd_sched *lxd__sched;
  * switch would move one frame from one shadow stack to the other until one
  * underflows (TSan then crashes in its own interceptors).
  */
+#if LXD_FIBER_SANITIZED
 static inline __attribute__((always_inline)) void
 san_switch_begin(struct lxd_thread *from, struct lxd_thread *to, bool from_dying)
 {
@@ -71,6 +78,7 @@ san_switch_begin(struct lxd_thread *from, struct lxd_thread *to, bool from_dying
 #endif
 	(void)from, (void)to, (void)from_dying;
 }
+#endif
 
 static inline __attribute__((always_inline)) void san_switch_end(struct lxd_thread *self)
 {
@@ -80,7 +88,9 @@ static inline __attribute__((always_inline)) void san_switch_end(struct lxd_thre
 	(void)self;
 }
 
-/* Free the thread whose stack the previous switch left, now that we are off it. */
+#if LXD_FIBER_SANITIZED
+/* Free the thread whose stack the previous switch left, now that we are off
+ * it (sanitizer builds: TSan's fiber may not be destroyed while on it). */
 static inline void reap(struct lxd_sched *s)
 {
 	if (lxd_unlikely(s->zombie != NULL)) {
@@ -89,16 +99,36 @@ static inline void reap(struct lxd_sched *s)
 	}
 }
 
+/* Inline switch, announced to the sanitizers; returns when @from is resumed. */
 static LXD_HOT_INLINE void switch_to(struct lxd_sched *s, struct lxd_thread *from,
-				      struct lxd_thread *to, bool from_dying)
+				      struct lxd_thread *to, bool from_dying, int rc)
 {
 	s->cur = to;
 	s->st.switches++;
 	san_switch_begin(from, to, from_dying);
-	lxd__ctx_switch_inline(&from->sp, to->sp);
+	lxd__ctx_switch_inline(&from->sp, to->sp, rc);
 	/* Resumed: someone switched back to @from. */
 	san_switch_end(from);
 	reap(s);
+}
+#endif
+
+/*
+ * Switch from the running @from to @to, handing @to @rc (what the call it
+ * is suspended in returns).  Returns what @from's resumer hands it.  Use it
+ * as `return switch_tail(...)` (see LXD_HOT_INLINE).
+ */
+static LXD_HOT_INLINE int switch_tail(struct lxd_sched *s, struct lxd_thread *from,
+				      struct lxd_thread *to, int rc)
+{
+#if LXD_FIBER_SANITIZED
+	switch_to(s, from, to, false, rc);
+	return from->result;
+#else
+	s->cur = to;
+	s->st.switches++;
+	return lxd__ctx_switch(&from->sp, to->sp, rc);
+#endif
 }
 
 /* ---- the pool and the run queue ----------------------------------------------------- */
@@ -123,17 +153,6 @@ void lxd__thread_put(struct lxd_sched *s, struct lxd_thread *t)
 	s->nfree++;
 }
 
-static inline void runq_push(struct lxd_sched *s, struct lxd_thread *t)
-{
-	t->state = LXD_T_RUNNABLE;
-	t->next = NULL;
-	if (s->runq_tail)
-		s->runq_tail->next = t;
-	else
-		s->runq = t;
-	s->runq_tail = t;
-}
-
 static inline struct lxd_thread *runq_pop(struct lxd_sched *s)
 {
 	struct lxd_thread *t = s->runq;
@@ -145,61 +164,79 @@ static inline struct lxd_thread *runq_pop(struct lxd_sched *s)
 	return t;
 }
 
-void lxd__wake(struct lxd_sched *s, struct lxd_thread *t)
-{
-	if (t->state == LXD_T_BLOCKED)
-		runq_push(s, t);
-}
-
 /*
- * The scheduler loop, run by @t (the current thread, blocked, runnable or
- * finished) on its own stack.  Returns when @t is picked to run again;
- * never returns for a finished (@dying) thread.
+ * @t (the running thread, blocked or runnable, t->result set to what it
+ * will return) gives up the CPU: to its parent if it still runs inline,
+ * else to the next runnable thread, polling the endpoints (and waiting on
+ * a doorbell) while there is none.  Returns t->result once @t runs again.
  */
-static LXD_HOT_INLINE void schedule(struct lxd_sched *s, struct lxd_thread *t, bool dying)
+static LXD_HOT_INLINE int block(struct lxd_sched *s, struct lxd_thread *t)
 {
+	if (t->parent) {
+		/* Started inline and blocked for the first time: the parent,
+		 * waiting in lxd__ctx_start(), goes on; its lxd_async() returns 0. */
+		struct lxd_thread *p = t->parent;
+		t->parent = NULL;
+		t->ever_blocked = true;
+		s->st.blocked++;
+		return switch_tail(s, t, p, 0);
+	}
 	for (;;) {
 		struct lxd_thread *u = runq_pop(s);
 		if (u) {
 			u->state = LXD_T_RUNNING;
 			if (u == t) {
 				s->cur = t;
-				return;
+				return t->result;
 			}
-			if (dying)
-				s->zombie = t;
-			switch_to(s, t, u, dying);
-			return;
+			return switch_tail(s, t, u, u->result);
 		}
 		if (lxd__poll_all(s) == 0 && !s->runq)
 			lxd__idle(s);
 	}
 }
 
-static LXD_HOT_INLINE void block(struct lxd_sched *s, struct lxd_thread *t)
+int lxd__block(struct lxd_sched *s, struct lxd_thread *t)
 {
-	if (t->parent) {
-		/* Started inline and blocked for the first time: the parent,
-		 * waiting in lxd__ctx_start(), goes on. */
-		struct lxd_thread *p = t->parent;
-		t->parent = NULL;
-		t->ever_blocked = true;
-		s->st.blocked++;
-		switch_to(s, t, p, false);
-		return;
-	}
-	schedule(s, t, false);
+	return block(s, t);
 }
 
-void lxd__block(struct lxd_sched *s, struct lxd_thread *t)
-{
-	block(s, t);
-}
-
+/* An async of scope @f is done.  The thread waiting in lxd_finish(), if
+ * any, is woken only here and only when nothing is pending: lxd_finish()
+ * relies on that and does not look again. */
 static inline void scope_done(struct lxd_sched *s, struct lxd_finish *f)
 {
-	if (f && --f->pending == 0 && f->waiter)
-		lxd__wake(s, f->waiter);
+	if (f && --f->pending == 0 && f->waiter) {
+		struct lxd_thread *w = f->waiter;
+		f->waiter = NULL;
+		lxd__wake(s, w);
+	}
+}
+
+/* A thread that blocked at least once has finished: run the next one, never return. */
+static __attribute__((noreturn)) void thread_exit(struct lxd_sched *s, struct lxd_thread *t)
+{
+	for (;;) {
+		struct lxd_thread *u = runq_pop(s);
+		if (u) {
+			u->state = LXD_T_RUNNING;
+#if LXD_FIBER_SANITIZED
+			s->zombie = t; /* freed by @u once we are off this stack */
+			s->cur = u;
+			s->st.switches++;
+			san_switch_begin(t, u, true);
+			lxd__ctx_switch_inline(&t->sp, u->sp, u->result);
+			__builtin_unreachable();
+#else
+			s->cur = u;
+			s->st.switches++;
+			lxd__thread_put(s, t); /* no one runs before the jump: the stack is ours till then */
+			lxd__ctx_exit(u->sp, u->result);
+#endif
+		}
+		if (lxd__poll_all(s) == 0 && !s->runq)
+			lxd__idle(s);
+	}
 }
 
 /* Every lightweight thread starts here, on its own stack. */
@@ -213,33 +250,35 @@ static void thread_main(void *arg)
 	t->state = LXD_T_DONE;
 	scope_done(s, t->scope);
 	if (t->parent) {
-		/* Never blocked: back to the parent, which frees us. */
+		/* Never blocked: back to the parent. */
 		struct lxd_thread *p = t->parent;
 		t->parent = NULL;
 		s->cur = p;
 #if LXD_FIBER_SANITIZED
+		/* The parent frees us in spawn(), off this stack. */
 		san_switch_begin(t, p, true);
-		lxd__ctx_switch_inline(&t->sp, p->sp);
+		lxd__ctx_switch_inline(&t->sp, p->sp, 0);
 		__builtin_unreachable();
 #else
+		/* Into the pool now: nothing runs before lxd__ctx_start()
+		 * leaves this stack. */
+		lxd__thread_put(s, t);
 		return; /* lxd__ctx_start() resumes the parent */
 #endif
 	}
-	schedule(s, t, true);
-	__builtin_unreachable();
+	thread_exit(s, t);
 }
 
 /*
- * Start @fn(@arg) on a pooled thread, inline.  *@out (if given) receives
- * the thread while it is still alive after the call (blocked or runnable),
- * else NULL.  Returns 0, or -EAGAIN when the pool is empty.
+ * Start @fn(@arg) inline on the first pooled thread (the caller checked
+ * there is one).  Returns 0 when @fn has returned or blocked.  Use it as
+ * `return spawn(...)`: the parent's context is saved by lxd__ctx_start(),
+ * which a tail call makes resume in the caller's caller.
  */
 static LXD_HOT_INLINE int spawn(struct lxd_sched *s, struct lxd_finish *f, lxd_async_fn fn,
-				void *arg, const char *name, struct lxd_thread **out)
+				void *arg, const char *name)
 {
 	struct lxd_thread *c = s->free_list;
-	if (lxd_unlikely(!c))
-		return -EAGAIN;
 	s->free_list = c->next;
 	s->nfree--;
 	struct lxd_thread *p = s->cur;
@@ -269,31 +308,27 @@ static LXD_HOT_INLINE int spawn(struct lxd_sched *s, struct lxd_finish *f, lxd_a
 #ifdef LXD_TSAN
 	c->tsan_fiber = __tsan_create_fiber(0); /* a fresh one per life: see lxd__thread_put() */
 #endif
-	switch_to(s, p, c, false);
+	switch_to(s, p, c, false, 0);
+	/* Back in the parent: @c either finished or blocked. */
+	if (c->state == LXD_T_DONE)
+		lxd__thread_put(s, c);
+	return 0;
 #else
 	s->cur = c;
-	lxd__ctx_start(&p->sp, top, thread_main, c);
-	reap(s);
+	return lxd__ctx_start(&p->sp, top, thread_main, c);
 #endif
-	/* Back in the parent: @c either finished or blocked. */
-	if (c->state == LXD_T_DONE) {
-		lxd__thread_put(s, c);
-		c = NULL;
-	}
-	if (out)
-		*out = c;
-	return 0;
 }
 
 int lxd__spawn(struct lxd_sched *s, struct lxd_finish *f, lxd_async_fn fn, void *arg,
-	       const char *name, struct lxd_thread **out)
+	       const char *name)
 {
-	return spawn(s, f, fn, arg, name, out);
+	return spawn(s, f, fn, arg, name);
 }
 
 /* ---- the public API --------------------------------------------------------------- */
 
-int lxd_async_named(struct lxd_finish *f, lxd_async_fn fn, void *arg, const char *name)
+static LXD_HOT_INLINE int async_named(struct lxd_finish *f, lxd_async_fn fn, void *arg,
+				      const char *name)
 {
 	struct lxd_sched *s = lxd__sched;
 	if (lxd_unlikely(!s))
@@ -302,8 +337,8 @@ int lxd_async_named(struct lxd_finish *f, lxd_async_fn fn, void *arg, const char
 		return -EINVAL;
 	s->st.asyncs++;
 	f->pending++;
-	if (lxd_likely(spawn(s, f, fn, arg, name, NULL) == 0))
-		return 0;
+	if (lxd_likely(s->free_list != NULL))
+		return spawn(s, f, fn, arg, name);
 	/* No stack: run it on ours.  If it blocks, we block with it. */
 	s->st.no_stack++;
 	fn(arg);
@@ -311,9 +346,14 @@ int lxd_async_named(struct lxd_finish *f, lxd_async_fn fn, void *arg, const char
 	return 0;
 }
 
+int lxd_async_named(struct lxd_finish *f, lxd_async_fn fn, void *arg, const char *name)
+{
+	return async_named(f, fn, arg, name);
+}
+
 int lxd_async(struct lxd_finish *f, lxd_async_fn fn, void *arg)
 {
-	return lxd_async_named(f, fn, arg, "async");
+	return async_named(f, fn, arg, "async");
 }
 
 int lxd_finish(struct lxd_finish *f)
@@ -323,14 +363,14 @@ int lxd_finish(struct lxd_finish *f)
 		return -ENXIO;
 	if (lxd_unlikely(!f))
 		return -EINVAL;
+	if (!f->pending)
+		return 0;
+	/* Woken only once nothing is pending (scope_done()). */
 	struct lxd_thread *t = s->cur;
-	while (f->pending) {
-		f->waiter = t;
-		t->state = LXD_T_BLOCKED;
-		block(s, t);
-	}
-	f->waiter = NULL;
-	return 0;
+	f->waiter = t;
+	t->state = LXD_T_BLOCKED;
+	t->result = 0;
+	return block(s, t);
 }
 
 int lxd_yield(void)
@@ -339,11 +379,10 @@ int lxd_yield(void)
 	if (!s)
 		return -ENXIO;
 	struct lxd_thread *t = s->cur;
-	runq_push(s, t);
-	block(s, t);
-	return 0;
+	lxd__runq_push(s, t);
+	t->result = 0;
+	return block(s, t);
 }
-
 int lxd_thread_id(void)
 {
 	struct lxd_sched *s = lxd__sched;
@@ -472,10 +511,10 @@ struct measure {
 static inline void bare_switch(struct lxd_sched *s, struct lxd_thread *from, struct lxd_thread *to)
 {
 #if LXD_FIBER_SANITIZED
-	switch_to(s, from, to, false);
+	switch_to(s, from, to, false, 0);
 #else
 	s->cur = to;
-	lxd__ctx_switch_inline(&from->sp, to->sp);
+	lxd__ctx_switch_inline(&from->sp, to->sp, 0);
 #endif
 }
 
@@ -486,7 +525,7 @@ static void measure_peer(void *arg)
 	struct lxd_thread *self = s->cur;
 	m->peer = self;
 	self->state = LXD_T_BLOCKED;
-	lxd__block(s, self); /* back to the parent the ordinary way */
+	(void)lxd__block(s, self); /* back to the parent the ordinary way */
 	while (!m->stop)
 		bare_switch(s, self, m->main);
 }

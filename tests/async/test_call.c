@@ -270,7 +270,9 @@ static void test_many_in_flight_out_of_order(void **state)
 
 /* ---- a raw peer: replies in reverse order, plus bogus ones ------------------------------------- */
 
-enum raw_mode { RAW_REVERSE, RAW_SWALLOW, RAW_CONTROL };
+enum raw_mode { RAW_REVERSE, RAW_SWALLOW, RAW_CONTROL, RAW_BURST };
+
+#define BURST 10 /* RAW_BURST: 1 slow request, 1 control message, 8 quick requests */
 
 struct raw {
 	struct lxd_chan *ch;
@@ -278,6 +280,10 @@ struct raw {
 	unsigned n;
 	_Atomic bool stop;
 	_Atomic unsigned got;
+	_Atomic bool sent;
+	/* RAW_BURST: the replies, in arrival order (read after raw_stop()) */
+	uint32_t rtag[BURST], rop[BURST];
+	uint64_t rw0[BURST];
 	pthread_t th;
 };
 
@@ -297,6 +303,17 @@ static void *raw_main(void *arg)
 		uint64_t cw[7] = {7, 8};
 		raw_send(r->ch, LXD_OP_CONTROL | 5, 42, cw);
 	}
+	if (r->mode == RAW_BURST) {
+		uint64_t slow[7] = {6}; /* h_slow yields 6 times */
+		raw_send(r->ch, OP_SLOW, 1, slow);
+		uint64_t cw[7] = {9};
+		raw_send(r->ch, LXD_OP_CONTROL | 1, 0, cw);
+		for (uint32_t tag = 2; tag < BURST; tag++) {
+			uint64_t add[7] = {tag, 1000};
+			raw_send(r->ch, OP_ADD, tag, add);
+		}
+	}
+	atomic_store(&r->sent, true);
 	while (!atomic_load(&r->stop)) {
 		struct lxd_msg *m = lxd_chan_try_recv(r->ch);
 		if (!m) {
@@ -304,6 +321,11 @@ static void *raw_main(void *arg)
 			continue;
 		}
 		uint64_t h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
+		if (r->mode == RAW_BURST && have < BURST) {
+			r->rtag[have] = lxd_hdr_tag(h);
+			r->rop[have] = lxd_hdr_op(h);
+			r->rw0[have] = m->w[0];
+		}
 		if (have < 64) {
 			tags[have] = lxd_hdr_tag(h);
 			ops[have] = lxd_hdr_op(h);
@@ -430,6 +452,95 @@ static void test_control_messages(void **state)
 	assert_int_equal(st.control_dropped, 0);
 	assert_int_equal(st.requests, 0);
 	fx_free(x, false);
+}
+
+/*
+ * A burst of requests taken in one poll: a handler that blocks, then a
+ * control message and quick requests, which the dispatcher goes on serving
+ * (an inline handler thread serves the messages behind its own request
+ * while its handlers do not block) without waiting for the blocked one.
+ */
+static void test_burst_served_around_a_blocked_handler(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(64, 0, 0, false);
+	int seen = 0;
+	x->ep.control = on_control;
+	x->ep.control_ctx = &seen;
+	struct raw r;
+	raw_start(&r, &x->pair->d, RAW_BURST, 0);
+	while (!atomic_load(&r.sent))
+		lxd_cpu_relax();
+	for (int k = 0; k < 10000000 && atomic_load(&r.got) < BURST - 1; k++)
+		lxd_async_poll();
+	raw_stop(&r);
+	assert_int_equal(atomic_load(&r.got), BURST - 1);
+	assert_int_equal(seen, 1);
+	assert_int_equal(ctl_w0, 9);
+	/* The quick ones first, in ring order; the blocked one last. */
+	for (uint32_t i = 0; i < BURST - 2; i++) {
+		assert_int_equal(r.rtag[i], i + 2);
+		assert_int_equal(r.rop[i], LXD_OP_REPLY);
+		assert_int_equal(r.rw0[i], i + 2 + 1000);
+	}
+	assert_int_equal(r.rtag[BURST - 2], 1);
+	assert_int_equal(r.rop[BURST - 2], LXD_OP_REPLY);
+	assert_int_equal(r.rw0[BURST - 2], 60);
+	struct lxd_ep_stats st;
+	lxd_ep_stats(&x->ep, &st);
+	assert_int_equal(st.requests, BURST - 1);
+	assert_int_equal(st.control, 1);
+	struct lxd_async_stats as;
+	lxd_async_stats(&as);
+	assert_int_equal(as.stacks_free, as.stacks); /* every handler thread went back */
+	fx_free(x, false);
+}
+
+/* ---- what a call returns after a switch ---------------------------------------------------------- */
+
+struct rc_check {
+	struct lxd_ep *ep;
+	int call_rc, async_rc, yield_rc, finish_rc, call2_rc;
+};
+
+static void yield_once(void *arg)
+{
+	(void)arg;
+	lxd_yield();
+}
+
+/* Each call resumes through a switch that hands over its return value:
+ * a failed call's status must not leak into the calls after it. */
+static void rc_body(void *arg)
+{
+	struct rc_check *c = arg;
+	c->call_rc = lxd_call(c->ep, OP_FAIL, NULL, NULL);
+	struct lxd_finish f = LXD_FINISH_INIT;
+	c->async_rc = lxd_async(&f, yield_once, NULL);
+	c->yield_rc = lxd_yield();
+	c->finish_rc = lxd_finish(&f);
+	c->call2_rc = lxd_call(c->ep, 77, NULL, NULL);
+}
+
+static void test_return_values_across_switches(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(16, 0, 0, true);
+	struct rc_check c[4];
+	LXD_DO_FINISH(f) {
+		for (int i = 0; i < 4; i++) {
+			c[i] = (struct rc_check){&x->ep, 1, 1, 1, 1, 1};
+			lxd_async(&f, rc_body, &c[i]);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(c[i].call_rc, -EPERM);
+		assert_int_equal(c[i].async_rc, 0);
+		assert_int_equal(c[i].yield_rc, 0);
+		assert_int_equal(c[i].finish_rc, 0);
+		assert_int_equal(c[i].call2_rc, -ENOSYS);
+	}
+	fx_free(x, true);
 }
 
 /* ---- nested calls both ways -------------------------------------------------------------------- */
@@ -585,6 +696,8 @@ int main(void)
 		cmocka_unit_test(test_many_in_flight_out_of_order),
 		cmocka_unit_test(test_reverse_order_and_bogus_replies),
 		cmocka_unit_test(test_control_messages),
+		cmocka_unit_test(test_burst_served_around_a_blocked_handler),
+		cmocka_unit_test(test_return_values_across_switches),
 		cmocka_unit_test(test_nested_two_way_calls),
 		cmocka_unit_test(test_backpressure_tiny_ring),
 		cmocka_unit_test(test_peer_death_fails_calls_in_flight),

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <xmmintrin.h>
 
 #include "lxds/async.h"
 
@@ -326,6 +327,93 @@ static void test_fp_control_words_per_thread(void **state)
 	assert_int_equal(fegetround(), FE_TONEAREST);
 }
 
+/*
+ * MXCSR and the x87 control word, each set and read on its own (not through
+ * fesetround(), which sets both): every path that leaves or resumes a
+ * thread must carry both.  The paths: an inline start (the parent's words
+ * saved by lxd__ctx_start), a switch out of a live thread, a resume into
+ * a call (lxd_yield(), lxd_finish()), and the exit of a finished thread,
+ * which saves nothing and must still load the next thread's words.
+ */
+#define MX_FTZ_UP (0x8000u | 0x4000u | 0x1f80u) /* flush-to-zero, round up, all masked */
+#define CW_CHOP_SINGLE 0x0c7fu                   /* x87: truncate, single precision */
+
+static uint16_t get_cw(void)
+{
+	uint16_t cw;
+	__asm__ volatile("fnstcw %0" : "=m"(cw));
+	return cw;
+}
+
+static void set_cw(uint16_t cw) { __asm__ volatile("fldcw %0" : : "m"(cw)); }
+
+struct fpw {
+	uint32_t mx;
+	uint16_t cw;
+};
+
+static struct fpw fpw_now(void) { return (struct fpw){_mm_getcsr(), get_cw()}; }
+
+static void fpw_set(struct fpw w)
+{
+	_mm_setcsr(w.mx);
+	set_cw(w.cw);
+}
+
+static struct fpw seen_after_yield[2], seen_by_sibling;
+
+/* Changes its words (*arg) before it first blocks (so while started
+ * inline), checks they survive being switched out and resumed -- once by a
+ * switch, once by the sibling's exit -- and finishes with them changed. */
+static void fp_changer(void *arg)
+{
+	const struct fpw *w = arg;
+	fpw_set(*w);
+	assert_int_equal(lxd_yield(), 0);
+	seen_after_yield[0] = fpw_now();
+	assert_int_equal(lxd_yield(), 0);
+	seen_after_yield[1] = fpw_now();
+	fpw_set(*w); /* even if the checks above will fail */
+}
+
+static void fp_sibling(void *arg)
+{
+	(void)arg;
+	assert_int_equal(lxd_yield(), 0);
+	seen_by_sibling = fpw_now();
+}
+
+static void test_fp_words_on_every_path(void **state)
+{
+	(void)state;
+	struct fpw mine = fpw_now();
+	assert_int_not_equal(mine.mx, MX_FTZ_UP);
+	assert_int_not_equal(mine.cw, CW_CHOP_SINGLE);
+	/* Both words changed; then the x87 word alone (a switch compares the
+	 * words one by one and loads only what differs). */
+	const struct fpw changed[2] = {{MX_FTZ_UP, CW_CHOP_SINGLE}, {mine.mx, CW_CHOP_SINGLE}};
+	for (int k = 0; k < 2; k++) {
+		memset(seen_after_yield, 0, sizeof(seen_after_yield));
+		memset(&seen_by_sibling, 0, sizeof(seen_by_sibling));
+		struct lxd_finish f = LXD_FINISH_INIT;
+		assert_int_equal(lxd_async(&f, fp_changer, (void *)&changed[k]), 0);
+		/* The changer blocked: we carry on with our own words. */
+		assert_int_equal(_mm_getcsr(), mine.mx);
+		assert_int_equal(get_cw(), mine.cw);
+		assert_int_equal(lxd_async(&f, fp_sibling, NULL), 0);
+		/* Resumed last by the changer's exit, which saves nothing. */
+		assert_int_equal(lxd_finish(&f), 0);
+		assert_int_equal(_mm_getcsr(), mine.mx);
+		assert_int_equal(get_cw(), mine.cw);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(seen_after_yield[i].mx, changed[k].mx);
+			assert_int_equal(seen_after_yield[i].cw, changed[k].cw);
+		}
+		assert_int_equal(seen_by_sibling.mx, mine.mx);
+		assert_int_equal(seen_by_sibling.cw, mine.cw);
+	}
+}
+
 static int ids[3];
 static const char *names[3];
 static void whoami(void *arg)
@@ -379,6 +467,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_thousands_of_asyncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_exhaustion_and_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fp_control_words_per_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fp_words_on_every_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_ids_and_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_measure_switch, setup, teardown),
 	};

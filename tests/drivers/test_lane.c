@@ -57,6 +57,8 @@ struct run {
 	struct gendisk *disk;
 	char *buf;          /* MAX_IOS blocks: I/O i uses block i, at sector i * 8 */
 	unsigned op, n, qd; /* how many I/Os, how many in flight at most */
+	uint64_t base;      /* first sector */
+	pthread_barrier_t *hold; /* if set: after the first burst, wait here (lane up, idle) */
 	/* results */
 	struct lxd_blk_io io[MAX_IOS];
 	_Atomic unsigned calls[MAX_IOS]; /* end_io calls per I/O: must end at 1 */
@@ -106,7 +108,7 @@ static void *run_polling(void *arg)
 		while (r->submitted + r->refused < r->n &&
 		       r->submitted - atomic_load(&r->done) < r->qd) {
 			unsigned i = r->submitted + r->refused;
-			r->io[i] = (struct lxd_blk_io){.op = r->op, .sector = (uint64_t)i * (BLK / 512), .len = BLK,
+			r->io[i] = (struct lxd_blk_io){.op = r->op, .sector = r->base + (uint64_t)i * (BLK / 512), .len = BLK,
 						       .buf = r->buf + (size_t)i * BLK, .end_io = run_end_io,
 						       .private = r};
 			if (lxd_blk_submit(r->disk, &r->io[i]) == 0) {
@@ -117,6 +119,12 @@ static void *run_polling(void *arg)
 		}
 		lxd_blk_finish_plug(&plug);
 		reap();
+		if (r->hold) { /* every thread holds its lane (or was refused one) at once */
+			while (atomic_load(&r->done) < r->submitted)
+				reap();
+			pthread_barrier_wait(r->hold);
+			r->hold = NULL;
+		}
 	}
 	while (atomic_load(&r->done) < r->submitted)
 		reap();
@@ -342,6 +350,181 @@ static void test_poll_end_waits_for_lane_calls(void **state)
 	free(q);
 	assert_int_equal(lxd_module_unload(m), 0);
 	assert_kernel_clean();
+}
+
+/*
+ * More polling threads at once than a domain has lanes (15: its runtime's
+ * endpoints less the main channel), twice over so closed lanes are reused:
+ * the threads without a lane take the dispatcher path, and every thread's
+ * data is right either way.
+ */
+#define THREADS 20
+#define PER_THREAD 64
+
+static bool all_finished(void *arg)
+{
+	struct run **r = arg;
+	for (int t = 0; t < THREADS; t++)
+		if (!atomic_load(&r[t]->finished))
+			return false;
+	return true;
+}
+
+static void run_many(struct gendisk *d, char *buf, unsigned op)
+{
+	struct run *r[THREADS];
+	pthread_t th[THREADS];
+	pthread_barrier_t hold;
+	assert_int_equal(pthread_barrier_init(&hold, NULL, THREADS), 0);
+	for (int t = 0; t < THREADS; t++) {
+		r[t] = run_new(d, buf + (size_t)t * PER_THREAD * BLK, op, PER_THREAD, 16);
+		r[t]->base = (uint64_t)t * PER_THREAD * (BLK / 512);
+		r[t]->hold = &hold;
+		assert_int_equal(pthread_create(&th[t], NULL, run_polling, r[t]), 0);
+	}
+	assert_true(wait_until(all_finished, r)); /* a bound: a hang becomes a failure */
+	for (int t = 0; t < THREADS; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(r[t]->begin_rc, 0);
+		assert_int_equal(r[t]->end_rc, 0);
+		assert_all_ok(r[t]);
+		free(r[t]);
+	}
+	pthread_barrier_destroy(&hold);
+}
+
+static void test_more_threads_than_lanes(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	const char *p[] = {"size=16", "memory_backed=1", "irqmode=1", "submit_queues=2", "hw_queue_depth=256"};
+	struct gendisk *d = load_disk(&m, p, 5);
+	size_t len = (size_t)THREADS * PER_THREAD * BLK;
+	char *w = lxd_data_alloc(m, len), *rd = lxd_data_alloc(m, len);
+	assert_non_null(w);
+	assert_non_null(rd);
+	for (unsigned round = 0; round < 2; round++) {
+		fill(w, THREADS * PER_THREAD, 11 + round);
+		memset(rd, 0, len);
+		run_many(d, w, REQ_OP_WRITE);
+		run_many(d, rd, REQ_OP_READ);
+		assert_memory_equal(rd, w, len);
+	}
+	lxd_data_free(w);
+	lxd_data_free(rd);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+/*
+ * Known bugs, skipped unless LXDS_TEST_KNOWN_BUGS=1 (the report of the
+ * tests' commit has the details): a polling thread that unloads the
+ * module itself while its lane has I/O in flight.  lxd_module_unload waits
+ * for the module's exit on the dispatcher (iso.c: lxd_iso_unload_exit ->
+ * lxd_iso_run -> work_wait, a futex) without polling its own lane:
+ *  - completions inside queue_rq (irqmode=1) ride on the lane's answers,
+ *    which nobody reaps, so the exit's del_gendisk drain waits for ever:
+ *    a deadlock (no hang-deadline kill either);
+ *  - timer completions (irqmode=2) end the requests on the main channel,
+ *    the exit frees the tag set, and the lane's still-pending queue_rq call
+ *    is failed later by lxd_poll_end: queue_rq_done -> finish() writes to
+ *    the freed iso_rq (ASan: heap-use-after-free, iso_blk.c finish()).
+ * Expected: every I/O ends once, the unload returns 0, lxd_poll_end too.
+ */
+static bool known_bugs(void)
+{
+	const char *e = getenv("LXDS_TEST_KNOWN_BUGS");
+	return e && *e == '1';
+}
+
+struct self_unload {
+	struct lxd_module *m;
+	struct gendisk *disk;
+	char *buf;
+	struct lxd_blk_io io[16];
+	_Atomic unsigned ended, ok;
+	unsigned submitted;
+	int unload_rc, end_rc;
+	_Atomic bool finished;
+};
+
+static void self_end_io(struct lxd_blk_io *io)
+{
+	struct self_unload *u = io->private;
+	atomic_fetch_add(&u->ok, io->error == 0);
+	atomic_fetch_add(&u->ended, 1);
+}
+
+static void *self_unload_run(void *arg)
+{
+	struct self_unload *u = arg;
+	(void)lxd_poll_begin();
+	struct lxd_blk_plug plug;
+	lxd_blk_start_plug(&plug);
+	for (unsigned i = 0; i < 16; i++) {
+		u->io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .sector = (uint64_t)i * 8, .len = BLK,
+					       .buf = u->buf, .end_io = self_end_io, .private = u};
+		u->submitted += lxd_blk_submit(u->disk, &u->io[i]) == 0;
+	}
+	lxd_blk_finish_plug(&plug);
+	u->unload_rc = lxd_module_unload(u->m); /* with the 16 in flight on our lane */
+	u->end_rc = lxd_poll_end();
+	atomic_store(&u->finished, true);
+	return NULL;
+}
+
+static bool self_unload_finished(void *arg)
+{
+	struct self_unload *u = arg;
+	return atomic_load(&u->finished);
+}
+
+static void polling_thread_unloads(const char *const *p, size_t np)
+{
+	struct self_unload *u = calloc(1, sizeof(*u));
+	assert_non_null(u);
+	u->disk = load_disk(&u->m, p, np);
+	u->buf = lxd_data_alloc(NULL, BLK); /* the kernel's heap: outlives the module */
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, self_unload_run, u), 0);
+	assert_true(wait_until(self_unload_finished, u)); /* a bound: a hang becomes a failure */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(u->submitted, 16);
+	assert_int_equal(u->unload_rc, 0);
+	assert_int_equal(u->end_rc, 0);
+	assert_int_equal(atomic_load(&u->ended), 16);
+	assert_int_equal(atomic_load(&u->ok), 16); /* an orderly unload lets them finish */
+	lxd_data_free(u->buf);
+	free(u);
+	assert_kernel_clean();
+}
+
+/* BUG (use-after-free in iso_blk.c finish(), seen under ASan; passes without it). */
+static void test_polling_thread_unloads_timer_completions(void **state)
+{
+	(void)state;
+	if (!known_bugs()) {
+		print_message("skipped: BUG lane call pending across its own thread's unload: "
+			      "use-after-free of the freed tag set's iso_rq (iso_blk.c finish)\n");
+		skip();
+		return;
+	}
+	const char *p[] = {"size=4", "irqmode=2", "completion_nsec=20000000", "hw_queue_depth=32"};
+	polling_thread_unloads(p, 4);
+}
+
+/* BUG (deadlock: the unload waits for completions only its own thread can reap). */
+static void test_polling_thread_unloads_inline_completions(void **state)
+{
+	(void)state;
+	if (!known_bugs()) {
+		print_message("skipped: BUG lxd_module_unload from a polling thread with lane I/O in "
+			      "flight deadlocks (its wait for the exit does not poll the lane)\n");
+		skip();
+		return;
+	}
+	const char *p[] = {"size=4", "irqmode=1", "hw_queue_depth=32"};
+	polling_thread_unloads(p, 3);
 }
 
 /* ---- synchronous I/O from a polling thread ---- */
@@ -652,6 +835,9 @@ int main(void)
 		cmocka_unit_test(test_tag_wait_inside_plug),
 		cmocka_unit_test(test_timer_completions),
 		cmocka_unit_test(test_poll_end_waits_for_lane_calls),
+		cmocka_unit_test(test_more_threads_than_lanes),
+		cmocka_unit_test(test_polling_thread_unloads_timer_completions),
+		cmocka_unit_test(test_polling_thread_unloads_inline_completions),
 		cmocka_unit_test(test_sync_rw_polls_itself),
 		cmocka_unit_test(test_thread_exit_ends_lane),
 		cmocka_unit_test(test_crash_with_lane_io_in_flight),

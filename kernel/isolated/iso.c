@@ -580,6 +580,7 @@ fail:
 int lxd_iso_unload_exit(struct lxd_iso *iso)
 {
 	int rc = -EIO;
+	lxd_iso_lane_quiesce(iso); /* the exit must not wait for answers only this thread would reap */
 	if (iso->module_live && !atomic_load(&iso->dead)) {
 		rc = call(iso, w_exit, NULL);
 		iso->module_live = false;

@@ -135,6 +135,9 @@ struct lxd_lane *lxd_iso_lane(struct lxd_iso *iso);
 /* Run @w on lane @l (lxd_iso_run's contract). */
 int lxd_lane_run(struct lxd_lane *l, struct lxd_iso_work *w);
 
+/* If the calling thread has a lane to @iso: wait for its calls, take it down (before an unload). */
+void lxd_iso_lane_quiesce(struct lxd_iso *iso);
+
 /* The domain is dead: every lane's calls fail with -EIO from now on.  Any thread. */
 void lxd_iso_lanes_dead(struct lxd_iso *iso);
 

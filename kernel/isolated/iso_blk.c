@@ -38,6 +38,11 @@ struct iso_rq {
 struct iso_blk_set {
 	struct blk_mq_tag_set ts; /* the kernel's own tag set */
 	struct lxd_iso *iso;
+	/* The owner's reference plus one per call into the domain for one of
+	 * its requests: a lane's call may be answered (or failed) after the
+	 * driver freed the set (its request was ended through the main
+	 * channel), and must still find rqs[] to see that it is over. */
+	_Atomic unsigned refs;
 	uint64_t ref;
 	unsigned nq, depth;
 	struct iso_rq *rqs;
@@ -50,6 +55,20 @@ struct iso_disk {
 	struct iso_disk *next;
 };
 
+
+static void set_get(struct iso_blk_set *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+static void set_put(struct iso_blk_set *s)
+{
+	/* Acq_rel: the last one sees every other holder's last touch of rqs[]. */
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+		free(s->rqs);
+		free(s);
+	}
+}
 
 static struct iso_rq *rq_of(struct request *rq)
 {
@@ -152,12 +171,15 @@ static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
 {
 	(void)iso;
 	struct iso_rq *r = w->p;
+	struct iso_blk_set *s = r->set;
 	uint64_t a[4] = {w->a[0], w->a[1], w->a[2], w->a[3]};
 	queue_rq_done(r, queue_rq_call(r, a, w->q));
+	set_put(s); /* taken by proxy_queue_rq */
 }
 
 /* ---- several requests, one message (a lane under a plug) ---- */
 
+/* Each request in a batch holds a reference on the set (proxy_queue_rq's). */
 struct iso_rq_batch {
 	struct iso_blk_set *s;
 	unsigned n;
@@ -198,6 +220,8 @@ static void run_rq_batch(void *arg)
 		}
 		queue_rq_done(rs[i], r_rc);
 	}
+	for (unsigned i = 0; i < n; i++)
+		set_put(rs[i]->set);
 }
 
 void lxd_iso_blk_lane_flush(struct lxd_lane *l)
@@ -256,12 +280,14 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	r->qw.a[2] = blk_rq_pos(bd->rq);
 	r->qw.a[3] = (uint64_t)bd->rq->cmd_flags << 32 | blk_rq_bytes(bd->rq);
 	atomic_store(&r->inflight, 1);
+	set_get(s); /* dropped when the call is over (w_queue_rq, run_rq_batch) */
 	/* A polling thread's lane holds requests back while more are coming
 	 * (bd->last false: a plug) and sends them as one message. */
 	struct lxd_lane *l = lxd_iso_lane(iso);
 	if (l && lane_hold(l, s, r, bd->last))
 		return BLK_STS_OK;
 	if (lxd_iso_run(iso, &r->qw) != 0) {
+		set_put(s); /* not run */
 		if (atomic_exchange(&r->inflight, 0) == 1 && r->bounce) {
 			lxd_iso_data_free(r->bounce);
 			r->bounce = NULL;
@@ -275,11 +301,13 @@ static void w_complete(struct lxd_iso *iso, struct lxd_iso_work *w)
 {
 	(void)iso;
 	struct iso_rq *r = w->p;
+	struct iso_blk_set *s = r->set;
 	int rc = lxd_dblk_complete(w->a[0], r->hwq_tag);
 	if (rc < 0)
 		finish(r, BLK_STS_IOERR);
 	else if (rc & LXD_RQ_ENDED)
 		finish(r, (blk_status_t)LXD_RQ_END_STATUS(rc)); /* ended inside complete */
+	set_put(s); /* taken by proxy_complete */
 }
 
 /* Softirq context: the domain asked for blk_mq_complete_request; its complete op runs there. */
@@ -289,8 +317,11 @@ static void proxy_complete(struct request *rq)
 	struct lxd_iso *iso = r->set->iso;
 	r->cw = (struct lxd_iso_work){.fn = w_complete, .p = r};
 	r->cw.a[0] = r->set->ref;
-	if (!lxd_iso_alive(iso) || lxd_iso_run(iso, &r->cw) != 0)
+	set_get(r->set);
+	if (!lxd_iso_alive(iso) || lxd_iso_run(iso, &r->cw) != 0) {
+		set_put(r->set);
 		finish(r, BLK_STS_IOERR);
+	}
 }
 
 static int proxy_init_request(struct blk_mq_tag_set *set, struct request *rq, unsigned int hctx_idx,
@@ -328,8 +359,7 @@ static void free_set(struct lxd_iso *iso, struct iso_blk_set *s, bool allocated)
 	lxd_iso_unref(iso, s->ref, LXD_ISO_T_TAGSET);
 	if (allocated)
 		blk_mq_free_tag_set(&s->ts);
-	free(s->rqs);
-	free(s);
+	set_put(s); /* the owner's */
 }
 
 long long lxd_kblk_alloc_tag_set(unsigned int nr_hw_queues, unsigned int queue_depth, unsigned int flags)
@@ -341,6 +371,7 @@ long long lxd_kblk_alloc_tag_set(unsigned int nr_hw_queues, unsigned int queue_d
 	if (!s)
 		return -ENOMEM;
 	s->iso = iso;
+	atomic_init(&s->refs, 1);
 	s->nq = nr_hw_queues;
 	s->depth = queue_depth;
 	s->rqs = calloc((size_t)s->nq * s->depth, sizeof(*s->rqs));

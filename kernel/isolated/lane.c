@@ -312,6 +312,22 @@ int lxd_lane_run(struct lxd_lane *l, struct lxd_iso_work *w)
 	return w->result;
 }
 
+void lxd_iso_lane_quiesce(struct lxd_iso *iso)
+{
+	struct lxd_lane *l = tl.lane;
+	if (!l || l->iso != iso)
+		return;
+	/* The unloading thread's own lane: its answers (maybe the very ends the
+	 * exit's del_gendisk waits for) are reaped here, before the exit runs
+	 * on the dispatcher and this thread blocks in a futex. */
+	lxd_iso_net_lane_flush(l, true);
+	lxd_iso_blk_lane_flush(l);
+	while (l->f.pending)
+		lxd_poll(10 * 1000 * 1000);
+	lane_watch(l, false);
+	lane_down(l); /* still polling: a later call makes a new lane if the module lives on */
+}
+
 /* ---- the polling API (include/lxds/kernel.h) ---- */
 
 int lxd_poll_begin(void)

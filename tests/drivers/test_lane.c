@@ -417,26 +417,16 @@ static void test_more_threads_than_lanes(void **state)
 }
 
 /*
- * Known bugs, skipped unless LXDS_TEST_KNOWN_BUGS=1 (the report of the
- * tests' commit has the details): a polling thread that unloads the
- * module itself while its lane has I/O in flight.  lxd_module_unload waits
- * for the module's exit on the dispatcher (iso.c: lxd_iso_unload_exit ->
- * lxd_iso_run -> work_wait, a futex) without polling its own lane:
- *  - completions inside queue_rq (irqmode=1) ride on the lane's answers,
- *    which nobody reaps, so the exit's del_gendisk drain waits for ever:
- *    a deadlock (no hang-deadline kill either);
- *  - timer completions (irqmode=2) end the requests on the main channel,
- *    the exit frees the tag set, and the lane's still-pending queue_rq call
- *    is failed later by lxd_poll_end: queue_rq_done -> finish() writes to
- *    the freed iso_rq (ASan: heap-use-after-free, iso_blk.c finish()).
+ * A polling thread that unloads the module itself while its lane has I/O
+ * in flight (two bugs of the first lane commit, fixed since):
+ *  - completions inside queue_rq (irqmode=1) ride on the lane's answers:
+ *    the unload must reap them (lxd_iso_lane_quiesce) before it waits for
+ *    the exit on the dispatcher, or the exit's drain waits for ever;
+ *  - timer completions (irqmode=2) end the requests on the main channel;
+ *    a lane call still open when the driver frees its tag set must not
+ *    touch freed memory (the set is reference-counted per call).
  * Expected: every I/O ends once, the unload returns 0, lxd_poll_end too.
  */
-static bool known_bugs(void)
-{
-	const char *e = getenv("LXDS_TEST_KNOWN_BUGS");
-	return e && *e == '1';
-}
-
 struct self_unload {
 	struct lxd_module *m;
 	struct gendisk *disk;
@@ -499,32 +489,82 @@ static void polling_thread_unloads(const char *const *p, size_t np)
 	assert_kernel_clean();
 }
 
-/* BUG (use-after-free in iso_blk.c finish(), seen under ASan; passes without it). */
 static void test_polling_thread_unloads_timer_completions(void **state)
 {
 	(void)state;
-	if (!known_bugs()) {
-		print_message("skipped: BUG lane call pending across its own thread's unload: "
-			      "use-after-free of the freed tag set's iso_rq (iso_blk.c finish)\n");
-		skip();
-		return;
-	}
 	const char *p[] = {"size=4", "irqmode=2", "completion_nsec=20000000", "hw_queue_depth=32"};
 	polling_thread_unloads(p, 4);
 }
 
-/* BUG (deadlock: the unload waits for completions only its own thread can reap). */
 static void test_polling_thread_unloads_inline_completions(void **state)
 {
 	(void)state;
-	if (!known_bugs()) {
-		print_message("skipped: BUG lxd_module_unload from a polling thread with lane I/O in "
-			      "flight deadlocks (its wait for the exit does not poll the lane)\n");
-		skip();
-		return;
-	}
 	const char *p[] = {"size=4", "irqmode=1", "hw_queue_depth=32"};
 	polling_thread_unloads(p, 3);
+}
+
+/*
+ * Another thread unloads while a polling thread's lane calls are still
+ * unreaped (it does not poll until after the unload): the requests end
+ * through timers on the main channel, the driver frees its tag set, and
+ * the lane's calls are failed afterwards (dead lane) -- reading the
+ * request of each, which the set's per-call references keep allocated
+ * (ASan would report the use-after-free without them).
+ */
+struct late_reaper {
+	struct self_unload *u;
+	_Atomic bool submitted, unloaded;
+};
+
+static void *late_reaper_run(void *arg)
+{
+	struct late_reaper *lr = arg;
+	struct self_unload *u = lr->u;
+	(void)lxd_poll_begin();
+	struct lxd_blk_plug plug;
+	lxd_blk_start_plug(&plug);
+	for (unsigned i = 0; i < 16; i++) {
+		u->io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .sector = (uint64_t)i * 8, .len = BLK,
+					       .buf = u->buf, .end_io = self_end_io, .private = u};
+		u->submitted += lxd_blk_submit(u->disk, &u->io[i]) == 0;
+	}
+	lxd_blk_finish_plug(&plug);
+	atomic_store(&lr->submitted, true);
+	while (!atomic_load(&lr->unloaded))
+		sched_yield(); /* not polling: the answers stay in the lane */
+	u->end_rc = lxd_poll_end();
+	atomic_store(&u->finished, true);
+	return NULL;
+}
+
+static bool late_submitted(void *arg)
+{
+	return atomic_load(&((struct late_reaper *)arg)->submitted);
+}
+
+static void test_other_thread_unloads_under_open_lane_calls(void **state)
+{
+	(void)state;
+	const char *p[] = {"size=4", "irqmode=2", "completion_nsec=20000000", "hw_queue_depth=32"};
+	struct self_unload *u = calloc(1, sizeof(*u));
+	struct late_reaper lr = {.u = u};
+	assert_non_null(u);
+	u->disk = load_disk(&u->m, p, 4);
+	u->buf = lxd_data_alloc(NULL, BLK);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, late_reaper_run, &lr), 0);
+	assert_true(wait_until(late_submitted, &lr));
+	assert_int_equal(lxd_module_unload(u->m), 0); /* the drain waits for the timers' ends */
+	atomic_store(&lr.unloaded, true);
+	assert_true(wait_until(self_unload_finished, u));
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(u->submitted, 16);
+	assert_int_equal(u->end_rc, 0);
+	assert_int_equal(atomic_load(&u->ended), 16);
+	assert_int_equal(atomic_load(&u->ok), 16);
+	lxd_data_free(u->buf);
+	free(u);
+	assert_kernel_clean();
 }
 
 /* ---- synchronous I/O from a polling thread ---- */
@@ -838,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_more_threads_than_lanes),
 		cmocka_unit_test(test_polling_thread_unloads_timer_completions),
 		cmocka_unit_test(test_polling_thread_unloads_inline_completions),
+		cmocka_unit_test(test_other_thread_unloads_under_open_lane_calls),
 		cmocka_unit_test(test_sync_rw_polls_itself),
 		cmocka_unit_test(test_thread_exit_ends_lane),
 		cmocka_unit_test(test_crash_with_lane_io_in_flight),

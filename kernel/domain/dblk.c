@@ -315,7 +315,7 @@ static int queue_one(struct dtagset *t, struct dreq *r, unsigned long long rq, u
 	r->rq.__data_len = bytes;
 	r->rq.nr_bvecs = 0;
 	/* One segment per page the buffer touches, as the kernel builds them natively. */
-	for (char *p = buf, *end = (char *)buf + (buf ? bytes : 0); p < end;) {
+	for (char *p = buf, *end = buf ? (char *)buf + bytes : NULL; p && p < end;) { /* NULL + 0 is UB */
 		uintptr_t page = (uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1);
 		unsigned off = (unsigned)((uintptr_t)p - page);
 		unsigned n = (unsigned)(PAGE_SIZE - off);

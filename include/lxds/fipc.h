@@ -372,6 +372,16 @@ int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns);
 void lxd_chan_kick_self(struct lxd_chan *ch);
 
 /*
+ * Waiting for work of one's own besides the channel's (a queue other
+ * threads push to and then lxd_chan_kick_self()): take a ticket, look at
+ * that queue, then lxd_chan_wait_since(ticket) -- which also returns 0 as
+ * soon as the doorbell was rung after the ticket was taken, so a kick
+ * that lands between the look and the sleep is never lost.
+ */
+uint32_t lxd_chan_wait_ticket(struct lxd_chan *ch);
+int lxd_chan_wait_since(struct lxd_chan *ch, uint32_t ticket, int64_t timeout_ns);
+
+/*
  * Several channels, one doorbell.  A receiver can sleep on one futex only,
  * so extra channels to the same peer (per-thread lanes next to a main
  * channel) borrow the main channel's doorbells:

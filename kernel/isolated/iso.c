@@ -253,13 +253,16 @@ static void *dispatcher(void *arg)
 			continue;
 		}
 		/* Nothing for a while: sleep until the domain or a kernel thread
-		 * (lxd_chan_kick_self) rings.  The timeout bounds a kick that
-		 * lands between our last look at the queue and the sleep. */
+		 * (lxd_chan_kick_self) rings.  The ticket, taken before the last
+		 * look at the queue, catches a kick landing between that look and
+		 * the sleep; no periodic wake-up (each one stole CPU 0 from the
+		 * kernel thread polling its lane there). */
 		atomic_store(&iso->idle, true);
+		uint32_t ticket = lxd_chan_wait_ticket(ch);
 		pthread_mutex_lock(&iso->qlock);
 		bool queued = iso->qhead != NULL || pending;
 		pthread_mutex_unlock(&iso->qlock);
-		int wr = queued ? 0 : lxd_chan_wait(ch, 1000 * 1000);
+		int wr = queued ? 0 : lxd_chan_wait_since(ch, ticket, 1000ll * 1000 * 1000);
 		atomic_store(&iso->idle, false);
 		if (wr == -EIO) {
 			/* Dead until unloaded: the channel wakes no one any more, so look

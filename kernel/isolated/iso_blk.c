@@ -179,7 +179,7 @@ static void w_queue_rq(struct lxd_iso *iso, struct lxd_iso_work *w)
 
 /* ---- several requests, one message (a lane under a plug) ---- */
 
-/* Each request in a batch holds a reference on the set (proxy_queue_rq's). */
+/* A batch holds one reference on the set (lane_hold's), for all its requests. */
 struct iso_rq_batch {
 	struct iso_blk_set *s;
 	unsigned n;
@@ -195,6 +195,7 @@ static void run_rq_batch(void *arg)
 	int res[LXD_RQ_BATCH_MAX];
 	uint64_t set = b->s->ref;
 	if (n < 2 || n > LXD_RQ_BATCH_MAX) { /* cannot happen: lxd_iso_blk_lane_flush sends 2 and more */
+		set_put(b->s);
 		free(b);
 		return;
 	}
@@ -220,8 +221,7 @@ static void run_rq_batch(void *arg)
 		}
 		queue_rq_done(rs[i], r_rc);
 	}
-	for (unsigned i = 0; i < n; i++)
-		set_put(rs[i]->set);
+	set_put(rs[0]->set);
 }
 
 void lxd_iso_blk_lane_flush(struct lxd_lane *l)
@@ -233,7 +233,7 @@ void lxd_iso_blk_lane_flush(struct lxd_lane *l)
 	if (b->n == 1) {
 		struct iso_rq *r = b->r[0];
 		free(b);
-		lxd_lane_run(l, &r->qw); /* one request: the plain call */
+		lxd_lane_run(l, &r->qw); /* one request: the plain call (w_queue_rq drops the batch's reference) */
 		return;
 	}
 	lxd_async(&l->f, run_rq_batch, b);
@@ -255,6 +255,7 @@ static bool lane_hold(struct lxd_lane *l, struct iso_blk_set *s, struct iso_rq *
 			return false;
 		b->s = s;
 		b->n = 0;
+		set_get(s); /* the batch's, dropped when its call is over */
 		l->rq_pending = b;
 	}
 	b->r[b->n++] = r;
@@ -279,13 +280,13 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	r->qw.a[1] = r->ref;
 	r->qw.a[2] = blk_rq_pos(bd->rq);
 	r->qw.a[3] = (uint64_t)bd->rq->cmd_flags << 32 | blk_rq_bytes(bd->rq);
-	atomic_store(&r->inflight, 1);
-	set_get(s); /* dropped when the call is over (w_queue_rq, run_rq_batch) */
+	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	/* A polling thread's lane holds requests back while more are coming
 	 * (bd->last false: a plug) and sends them as one message. */
 	struct lxd_lane *l = lxd_iso_lane(iso);
 	if (l && lane_hold(l, s, r, bd->last))
 		return BLK_STS_OK;
+	set_get(s); /* dropped when the call is over (w_queue_rq) */
 	if (lxd_iso_run(iso, &r->qw) != 0) {
 		set_put(s); /* not run */
 		if (atomic_exchange(&r->inflight, 0) == 1 && r->bounce) {

@@ -117,7 +117,8 @@ static bool any_work(struct lxd_chan *ch)
 	return false;
 }
 
-int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
+/* lxd_chan_wait, and with @use_ticket also "return once the doorbell moved past @ticket". */
+static int chan_wait(struct lxd_chan *ch, int64_t timeout_ns, bool use_ticket, uint32_t ticket)
 {
 	double cpns = lxd_tsc_per_ns();
 	if (ch->spin_cycles == 0)
@@ -130,6 +131,8 @@ int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
 		uint64_t spin_start = lxd_rdtsc();
 		for (unsigned i = 0;; i++) {
 			if (any_work(ch))
+				return 0;
+			if (use_ticket && atomic_load_explicit(&ch->rx_bell->seq, memory_order_acquire) != ticket)
 				return 0;
 			if (lxd_chan_is_dead(ch))
 				return -EIO;
@@ -145,7 +148,7 @@ int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
 
 		/* Sleep: announce it, fence, re-check, then wait on the futex. */
 		struct lxd_doorbell *bell = ch->rx_bell;
-		uint32_t seq0 = atomic_load_explicit(&bell->seq, memory_order_seq_cst);
+		uint32_t seq0 = use_ticket ? ticket : atomic_load_explicit(&bell->seq, memory_order_seq_cst);
 		atomic_store_explicit(&bell->sleeping, 1, memory_order_seq_cst);
 		asymmetric_fence();
 		if (any_work(ch) || lxd_chan_is_dead(ch)) {
@@ -179,6 +182,21 @@ int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
 		else
 			ch->spin_cycles = ch->spin_cycles / 2 < lo ? lo : ch->spin_cycles / 2;
 	}
+}
+
+int lxd_chan_wait(struct lxd_chan *ch, int64_t timeout_ns)
+{
+	return chan_wait(ch, timeout_ns, false, 0);
+}
+
+uint32_t lxd_chan_wait_ticket(struct lxd_chan *ch)
+{
+	return atomic_load_explicit(&ch->rx_bell->seq, memory_order_seq_cst);
+}
+
+int lxd_chan_wait_since(struct lxd_chan *ch, uint32_t ticket, int64_t timeout_ns)
+{
+	return chan_wait(ch, timeout_ns, true, ticket);
 }
 
 /* How long a blocked sender or caller spins before it also yields the CPU,

@@ -125,7 +125,8 @@ static int load(const struct lxfio_conf *c, enum lxd_module_mode mode, struct lx
 	}
 	rc = lxd_module_load(path, mode, params, (size_t)n, m);
 	if (rc == -ENOSYS) {
-		fmt_err(err, errlen, "isolated mode is not available yet (domains and IDL glue are still being built)");
+		fmt_err(err, errlen, "isolated mode cannot start a domain here (-ENOSYS: a system call it needs, "
+			"e.g. pidfd_open or seccomp, is missing -- or fio runs under a tool that hides it)");
 		goto out;
 	}
 	if (rc) {

@@ -38,7 +38,7 @@ int lxfio_probe(const struct lxfio_conf *c, uint64_t *bytes, unsigned *lbs, char
 /*
  * Load the driver (first caller in the process) or take another reference
  * on the loaded one, which must have the same configuration.  Returns 0 with
- * *@out set, or -errno with @err filled (-ENOSYS: isolated not available yet).
+ * *@out set, or -errno with @err filled (-ENOSYS: no domain can start on this system).
  */
 int lxfio_get(const struct lxfio_conf *c, struct lxfio_inst **out, char *err, size_t errlen);
 

@@ -360,6 +360,7 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 		return;
 	l->xmit_pending = NULL;
 	l->xmit_batches++;
+	atomic_fetch_add_explicit(&b->iso->xmit_queued, b->n, memory_order_relaxed);
 	lxd_async(&l->f, run_batch, b);
 }
 
@@ -374,8 +375,7 @@ static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct s
 	}
 	if (!b && !(b = l->xmit_pending = batch_new(iso, nd, l)))
 		return NETDEV_TX_BUSY;
-	b->skb[b->n++] = skb;
-	atomic_fetch_add_explicit(&iso->xmit_queued, 1, memory_order_relaxed);
+	b->skb[b->n++] = skb; /* counted in xmit_queued when sent (one atomic a batch) */
 	lxd_iso_net_lane_flush(l, b->n == LXD_XMIT_BATCH_MAX);
 	return NETDEV_TX_OK;
 }

@@ -16,7 +16,7 @@
 #include "../internal.h"
 
 /* Reap transmit completions every this many packets (NAPI reaps a budget at a time too). */
-#define PKTGEN_POLL_EVERY 16u
+#define PKTGEN_POLL_EVERY 64u
 
 int lxd_pktgen(struct net_device *dev, uint64_t count, unsigned size, struct lxd_pktgen_result *r)
 {

@@ -209,7 +209,10 @@ int lxd_iogen(struct gendisk *disk, const struct lxd_iogen_opts *o, struct lxd_i
 	for (unsigned i = 0; i < o->qd; i++) {
 		slots[i].g = &g;
 		slots[i].io.end_io = end_io;
-		slots[i].io.buf = lxd_data_alloc(NULL, g.bs);
+		/* From the memory the disk's driver sees (lxd_data_alloc(owner)), as a
+		 * careful application would: an isolated driver's arena, so its I/O
+		 * crosses without a bounce copy; the kernel heap for a native one. */
+		slots[i].io.buf = lxd_data_alloc(disk->lxd_owner, g.bs);
 		if (!slots[i].io.buf)
 			err = -ENOMEM;
 	}

@@ -373,6 +373,14 @@ static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct s
 		lxd_iso_net_lane_flush(l, true);
 		b = NULL;
 	}
+	/* The queue limit counts what is still held here too (it joins
+	 * xmit_queued only when sent). */
+	while (b && atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + b->n >= ISO_XMIT_QUEUE_MAX) {
+		if (!lxd_iso_alive(iso))
+			return NETDEV_TX_BUSY;
+		lxd_poll(100 * 1000);
+		b = l->xmit_pending; /* the poll may have sent it */
+	}
 	if (!b && !(b = l->xmit_pending = batch_new(iso, nd, l)))
 		return NETDEV_TX_BUSY;
 	b->skb[b->n++] = skb; /* counted in xmit_queued when sent (one atomic a batch) */

@@ -696,8 +696,14 @@ int lxd_iso_flush(struct lxd_iso *iso)
 
 void lxd_iso_get_stats(struct lxd_iso *iso, struct lxd_iso_stats *st)
 {
+	pthread_mutex_lock(&iso->lane_lock); /* a lane folds its counts in under it when it goes */
 	st->rq_zero_copy = atomic_load_explicit(&iso->rq_zero_copy, memory_order_relaxed);
 	st->rq_bounced = atomic_load_explicit(&iso->rq_bounced, memory_order_relaxed);
+	for (struct lxd_lane *l = iso->lanes; l; l = l->next) {
+		st->rq_zero_copy += atomic_load_explicit(&l->rq_zero_copy, memory_order_relaxed);
+		st->rq_bounced += atomic_load_explicit(&l->rq_bounced, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&iso->lane_lock);
 	st->xmit_msgs = atomic_load_explicit(&iso->xmit_msgs, memory_order_relaxed);
 	st->xmit_skbs = atomic_load_explicit(&iso->xmit_skbs, memory_order_relaxed);
 }

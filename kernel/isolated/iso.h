@@ -120,6 +120,10 @@ struct lxd_lane {
 	struct lxd_finish f;      /* every async the lane started */
 	struct iso_xmit_batch *xmit_pending; /* iso_net.c: transmits not sent yet */
 	unsigned xmit_batches;    /* iso_net.c: batches in flight */
+	/* iso_blk.c: lxd_iso_stats of this lane's requests.  One writer (the
+	 * lane's thread, no locked instruction on the fast path); readers sum
+	 * them under lane_lock; folded into the iso's when the lane goes. */
+	_Atomic uint64_t rq_zero_copy, rq_bounced;
 	struct iso_rq_batch *rq_pending; /* iso_blk.c: requests queued with bd->last false */
 	struct lxd_lane *next;    /* iso->lanes */
 };

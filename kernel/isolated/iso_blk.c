@@ -106,8 +106,18 @@ static void finish(struct iso_rq *r, blk_status_t status)
 	blk_mq_end_request(rq, status);
 }
 
+/* Count one for the statistics: on a lane by its one writer, else shared. */
+static void count(_Atomic uint64_t *shared, _Atomic uint64_t *lane_own)
+{
+	if (lane_own)
+		atomic_store_explicit(lane_own, atomic_load_explicit(lane_own, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(shared, 1, memory_order_relaxed);
+}
+
 /* The data as one arena range: the segments themselves, or a bounce copy.  0 or -ENOMEM. */
-static int map_data(struct lxd_iso *iso, struct iso_rq *r, void **buf)
+static int map_data(struct lxd_iso *iso, struct lxd_lane *l, struct iso_rq *r, void **buf)
 {
 	struct request *rq = r->rq;
 	unsigned bytes = blk_rq_bytes(rq);
@@ -122,10 +132,10 @@ static int map_data(struct lxd_iso *iso, struct iso_rq *r, void **buf)
 	}
 	if (contiguous && (unsigned)(end - start) == bytes && lxd_iso_data_contains(iso, start, bytes)) {
 		*buf = start;
-		atomic_fetch_add_explicit(&iso->rq_zero_copy, 1, memory_order_relaxed);
+		count(&iso->rq_zero_copy, l ? &l->rq_zero_copy : NULL);
 		return 0;
 	}
-	atomic_fetch_add_explicit(&iso->rq_bounced, 1, memory_order_relaxed);
+	count(&iso->rq_bounced, l ? &l->rq_bounced : NULL);
 	r->bounce = lxd_iso_data_alloc_in(iso, bytes);
 	if (!r->bounce)
 		return -ENOMEM;
@@ -272,8 +282,9 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	if (!lxd_iso_alive(iso))
 		return BLK_STS_IOERR;
 	r->rq = bd->rq;
+	struct lxd_lane *l = lxd_iso_lane(iso);
 	void *buf;
-	if (map_data(iso, r, &buf))
+	if (map_data(iso, l, r, &buf))
 		return BLK_STS_RESOURCE; /* arena full: the core retries */
 	r->qw = (struct lxd_iso_work){.fn = w_queue_rq, .p = r, .q = buf};
 	r->qw.a[0] = s->ref;
@@ -283,7 +294,6 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	/* A polling thread's lane holds requests back while more are coming
 	 * (bd->last false: a plug) and sends them as one message. */
-	struct lxd_lane *l = lxd_iso_lane(iso);
 	if (l && lane_hold(l, s, r, bd->last))
 		return BLK_STS_OK;
 	set_get(s); /* dropped when the call is over (w_queue_rq) */

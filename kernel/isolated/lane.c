@@ -216,6 +216,9 @@ static void lane_down(struct lxd_lane *l)
 			*pp = l->next;
 			break;
 		}
+	/* Its statistics join the iso's in the same step readers sum under. */
+	atomic_fetch_add(&iso->rq_zero_copy, atomic_load(&l->rq_zero_copy));
+	atomic_fetch_add(&iso->rq_bounced, atomic_load(&l->rq_bounced));
 	pthread_mutex_unlock(&iso->lane_lock);
 	bool detached = !lxd_iso_alive(iso);
 	if (!detached) {

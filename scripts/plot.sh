@@ -39,15 +39,21 @@ def si(v, unit):
     return f"{v/1e6:.2f}M {unit}" if v >= 1e6 else f"{v/1e3:.0f}K {unit}"
 print(f'"dummy {net["size"]:.0f}B\\nnative {si(net.get("native_pps"), "pps")}" '
       f'{num(net.get("ratio_best"))} {num(net.get("atc19_ratio"))} {txt(net.get("ratio_best"))}')
-qds = sorted(int(k[len("ratio_qd"):]) for k in blk if k.startswith("ratio_qd"))
-for q in qds:
-    print(f'"null\\\\_blk qd {q}\\nnative {si(blk.get(f"native_iops_qd{q}"), "IOPS")}" '
-          f'{num(blk.get(f"ratio_qd{q}"))} {num(blk.get("atc19_ratio"))} {txt(blk.get(f"ratio_qd{q}"))}')
+# Cases "qd32" and batched ones "qd32_batch16" (fio's iodepth_batch_*), plain first.
+def case_key(c):
+    q, _, b = c.partition("_batch")
+    return (1 if b else 0, int(q), int(b or 1))
+cases = sorted((k[len("ratio_qd"):] for k in blk if k.startswith("ratio_qd")), key=case_key)
+for c in cases:
+    q, _, b = c.partition("_batch")
+    label = f"qd {q}" + (f" batch {b}" if b else "")
+    print(f'"null\\\\_blk {label}\\nnative {si(blk.get(f"native_iops_qd{c}"), "IOPS")}" '
+          f'{num(blk.get(f"ratio_qd{c}"))} {num(blk.get("atc19_ratio"))} {txt(blk.get(f"ratio_qd{c}"))}')
 PY
 
 # gnuplot warns about a column with no number at all (lxds cases all n/a): expected.
 gnuplot 2> >(grep -v 'no valid points' >&2) <<GP
-set terminal svg size 900,480 dynamic enhanced font "sans,12" background rgb "white"
+set terminal svg size 1100,480 dynamic enhanced font "sans,12" background rgb "white"
 set output "$out"
 set title "Isolated throughput as a fraction of native (lxds, one run, medians of per-round ratios)"
 set datafile missing "?"

@@ -184,6 +184,58 @@ static void test_two_lanes(void **state)
 	free(c.mem);
 }
 
+/*
+ * Wait tickets (lxd_chan_wait_ticket / lxd_chan_wait_since, the
+ * dispatcher's sleep): a kick after the ticket ends the wait at once, even
+ * with no message; without one the wait times out; a kick from before the
+ * ticket does not count.
+ */
+struct kicker {
+	struct lxd_chan *ch;
+	unsigned delay_ms;
+};
+
+static void *kick_later(void *arg)
+{
+	struct kicker *k = arg;
+	struct timespec ts = {0, (long)k->delay_ms * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	lxd_chan_kick_self(k->ch);
+	return NULL;
+}
+
+static void test_wait_ticket(void **state)
+{
+	struct fix *f = *state;
+	struct lxd_chan *ch = &f->a.d;
+	/* No kick: times out. */
+	uint32_t t = lxd_chan_wait_ticket(ch);
+	assert_int_equal(lxd_chan_wait_since(ch, t, 2 * 1000 * 1000), -ETIMEDOUT);
+	/* A kick between the ticket and the wait (the race the ticket closes). */
+	t = lxd_chan_wait_ticket(ch);
+	lxd_chan_kick_self(ch);
+	uint64_t t0 = now_ns();
+	assert_int_equal(lxd_chan_wait_since(ch, t, 5ll * 1000 * 1000 * 1000), 0);
+	assert_true(now_ns() - t0 < 1000ull * 1000 * 1000);
+	/* A kick before the ticket is old news. */
+	lxd_chan_kick_self(ch);
+	t = lxd_chan_wait_ticket(ch);
+	assert_int_equal(lxd_chan_wait_since(ch, t, 2 * 1000 * 1000), -ETIMEDOUT);
+	/* A kick while asleep (small spin budget): woken well before the timeout. */
+	ch->spin_fixed = true;
+	ch->spin_cycles = 1000;
+	struct kicker k = {ch, 50};
+	pthread_t th;
+	t = lxd_chan_wait_ticket(ch);
+	assert_int_equal(pthread_create(&th, NULL, kick_later, &k), 0);
+	t0 = now_ns();
+	assert_int_equal(lxd_chan_wait_since(ch, t, 5ll * 1000 * 1000 * 1000), 0);
+	assert_true(now_ns() - t0 < 2000ull * 1000 * 1000);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	ch->spin_fixed = false;
+	ch->spin_cycles = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +243,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sleeper_woken_by_lane_publish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked_lane_is_not_watched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_lane_is_not_work, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_ticket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_lanes, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("fipc-doorbell", tests, NULL, NULL);

@@ -7,10 +7,15 @@
 #ifndef LXDS_TEST_DRIVER_MODE_H
 #define LXDS_TEST_DRIVER_MODE_H
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include <cmocka.h>
 
 #include "lxds/kernel.h"
 
@@ -52,6 +57,31 @@ static inline bool wait_until(bool (*done)(void *arg), void *arg)
 static inline int load(struct lxd_module **m, const char *const *params, size_t n)
 {
 	return lxd_module_load(test_module_path, test_mode, params, n, m);
+}
+
+/* Nothing left behind: every test unloads what it loaded, whatever the driver. */
+static inline void assert_kernel_clean(void)
+{
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.modules, 0);
+	assert_int_equal(c.netdevs, 0);
+	assert_int_equal(c.netdevs_registered, 0);
+	assert_int_equal(c.skbs, 0);
+	assert_int_equal(c.disks, 0);
+	assert_int_equal(c.disks_added, 0);
+	assert_int_equal(c.requests, 0);
+	assert_int_equal(c.data_buffers, 0);
+}
+
+/* Load the block driver under test (null_blk) with @n parameters: its first disk, nullb0. */
+static inline struct gendisk *load_disk(struct lxd_module **m, const char *const *p, size_t n)
+{
+	assert_int_equal(load(m, p, n), 0);
+	struct gendisk *d = lxd_module_disk(*m, 0);
+	assert_non_null(d);
+	assert_ptr_equal(lxd_blk_get_disk("nullb0"), d);
+	return d;
 }
 
 #endif

@@ -24,24 +24,7 @@
 
 #include "driver_mode.h"
 
-static void assert_kernel_clean(void)
-{
-	struct lxd_kernel_counts c;
-	lxd_kernel_get_counts(&c);
-	assert_int_equal(c.modules, 0);
-	assert_int_equal(c.disks, 0);
-	assert_int_equal(c.disks_added, 0);
-	assert_int_equal(c.requests, 0);
-	assert_int_equal(c.data_buffers, 0);
-}
 
-static struct gendisk *load_disk(struct lxd_module **m, const char *const *p, size_t n)
-{
-	assert_int_equal(load(m, p, n), 0);
-	struct gendisk *d = lxd_module_disk(*m, 0);
-	assert_non_null(d);
-	return d;
-}
 
 static bool isolated(void)
 {
@@ -292,6 +275,26 @@ static void test_timer_completions(void **state)
  * call in flight, and with completions inside queue_rq (softirq mode) that
  * means every end_io has run when it returns -- on this thread.
  */
+/*
+ * Begin polling and submit @n 4 KiB reads of blocks 0..n-1 under one plug,
+ * into @buf (+ i * @stride), ending in @end_io(@priv).  How many were accepted.
+ */
+static unsigned polled_plugged_reads(struct gendisk *disk, struct lxd_blk_io *io, unsigned n, char *buf,
+				     size_t stride, void (*end_io)(struct lxd_blk_io *), void *priv)
+{
+	(void)lxd_poll_begin();
+	struct lxd_blk_plug plug;
+	lxd_blk_start_plug(&plug);
+	unsigned submitted = 0;
+	for (unsigned i = 0; i < n; i++) {
+		io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .sector = (uint64_t)i * 8, .len = BLK,
+					    .buf = buf + (size_t)i * stride, .end_io = end_io, .private = priv};
+		submitted += lxd_blk_submit(disk, &io[i]) == 0;
+	}
+	lxd_blk_finish_plug(&plug);
+	return submitted;
+}
+
 struct quick {
 	struct gendisk *disk;
 	char *buf;
@@ -310,15 +313,7 @@ static void quick_end_io(struct lxd_blk_io *io)
 static void *quick_run(void *arg)
 {
 	struct quick *q = arg;
-	(void)lxd_poll_begin();
-	struct lxd_blk_plug plug;
-	lxd_blk_start_plug(&plug);
-	for (unsigned i = 0; i < 64; i++) {
-		q->io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .sector = (uint64_t)i * 8, .len = BLK,
-					       .buf = q->buf + (size_t)i * BLK, .end_io = quick_end_io, .private = q};
-		q->submitted += lxd_blk_submit(q->disk, &q->io[i]) == 0;
-	}
-	lxd_blk_finish_plug(&plug);
+	q->submitted = polled_plugged_reads(q->disk, q->io, 64, q->buf, BLK, quick_end_io, q);
 	q->end_rc = lxd_poll_end();
 	q->ended_at_end = atomic_load(&q->ended);
 	return NULL;
@@ -448,15 +443,7 @@ static void self_end_io(struct lxd_blk_io *io)
 static void *self_unload_run(void *arg)
 {
 	struct self_unload *u = arg;
-	(void)lxd_poll_begin();
-	struct lxd_blk_plug plug;
-	lxd_blk_start_plug(&plug);
-	for (unsigned i = 0; i < 16; i++) {
-		u->io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .sector = (uint64_t)i * 8, .len = BLK,
-					       .buf = u->buf, .end_io = self_end_io, .private = u};
-		u->submitted += lxd_blk_submit(u->disk, &u->io[i]) == 0;
-	}
-	lxd_blk_finish_plug(&plug);
+	u->submitted = polled_plugged_reads(u->disk, u->io, 16, u->buf, 0, self_end_io, u);
 	u->unload_rc = lxd_module_unload(u->m); /* with the 16 in flight on our lane */
 	u->end_rc = lxd_poll_end();
 	atomic_store(&u->finished, true);
@@ -520,15 +507,7 @@ static void *late_reaper_run(void *arg)
 {
 	struct late_reaper *lr = arg;
 	struct self_unload *u = lr->u;
-	(void)lxd_poll_begin();
-	struct lxd_blk_plug plug;
-	lxd_blk_start_plug(&plug);
-	for (unsigned i = 0; i < 16; i++) {
-		u->io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .sector = (uint64_t)i * 8, .len = BLK,
-					       .buf = u->buf, .end_io = self_end_io, .private = u};
-		u->submitted += lxd_blk_submit(u->disk, &u->io[i]) == 0;
-	}
-	lxd_blk_finish_plug(&plug);
+	u->submitted = polled_plugged_reads(u->disk, u->io, 16, u->buf, 0, self_end_io, u);
 	atomic_store(&lr->submitted, true);
 	while (!atomic_load(&lr->unloaded))
 		sched_yield(); /* not polling: the answers stay in the lane */

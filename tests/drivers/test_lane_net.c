@@ -24,15 +24,6 @@
 #define COUNT 20000u
 #define SIZE 60u
 
-static void assert_kernel_clean(void)
-{
-	struct lxd_kernel_counts c;
-	lxd_kernel_get_counts(&c);
-	assert_int_equal(c.modules, 0);
-	assert_int_equal(c.netdevs, 0);
-	assert_int_equal(c.skbs, 0);
-	assert_int_equal(c.data_buffers, 0);
-}
 
 static struct net_device *load_dev(struct lxd_module **m, int mode)
 {

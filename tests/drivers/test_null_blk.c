@@ -19,25 +19,7 @@
 
 #include "driver_mode.h"
 
-static void assert_kernel_clean(void)
-{
-	struct lxd_kernel_counts c;
-	lxd_kernel_get_counts(&c);
-	assert_int_equal(c.modules, 0);
-	assert_int_equal(c.disks, 0);
-	assert_int_equal(c.disks_added, 0);
-	assert_int_equal(c.requests, 0);
-	assert_int_equal(c.data_buffers, 0);
-}
 
-static struct gendisk *load_disk(struct lxd_module **m, const char *const *p, size_t n)
-{
-	assert_int_equal(load(m, p, n), 0);
-	struct gendisk *d = lxd_module_disk(*m, 0);
-	assert_non_null(d);
-	assert_ptr_equal(lxd_blk_get_disk("nullb0"), d);
-	return d;
-}
 
 static void unload(struct lxd_module *m)
 {

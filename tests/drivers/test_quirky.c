@@ -19,16 +19,6 @@
 
 #include "driver_mode.h"
 
-static void assert_kernel_clean(void)
-{
-	struct lxd_kernel_counts c;
-	lxd_kernel_get_counts(&c);
-	assert_int_equal(c.modules, 0);
-	assert_int_equal(c.netdevs, 0);
-	assert_int_equal(c.netdevs_registered, 0);
-	assert_int_equal(c.skbs, 0);
-	assert_int_equal(c.data_buffers, 0);
-}
 
 static long live_skbs(void)
 {

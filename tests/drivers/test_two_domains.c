@@ -28,17 +28,6 @@ static struct lxd_module *load_iso(const char *name, const char *const *p, size_
 	return m;
 }
 
-static void assert_kernel_clean(void)
-{
-	struct lxd_kernel_counts c;
-	lxd_kernel_get_counts(&c);
-	assert_int_equal(c.modules, 0);
-	assert_int_equal(c.netdevs, 0);
-	assert_int_equal(c.disks, 0);
-	assert_int_equal(c.skbs, 0);
-	assert_int_equal(c.requests, 0);
-	assert_int_equal(c.data_buffers, 0);
-}
 
 struct net_job {
 	struct net_device *dev;

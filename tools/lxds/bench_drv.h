@@ -45,6 +45,14 @@ int bench_split(int argc, char **argv, char **rest,
 int lxd_tool_load_driver(const char *cmd, const char *driver, const char *const *params,
 			 size_t nparams, enum lxd_module_mode mode, struct lxd_module **m);
 
+/*
+ * One fio run (bench blk's): null_blk, 4 KiB random reads at @qd for
+ * @runtime_s seconds, the job on @cpu.  0 with *@iops set; -ENOENT when
+ * the engine is not built (nothing printed); else -errno after fio's
+ * complaint.
+ */
+int bench_blk_fio_iops(enum lxd_module_mode mode, unsigned qd, unsigned runtime_s, int cpu, double *iops);
+
 /* lxd_tool_load_driver() for a bench: @d's driver and parameters, "bench @bench" in messages. */
 int bench_drv_load(const char *bench, const struct bench_drv *d, enum lxd_module_mode mode,
 		   struct lxd_module **m);

@@ -106,8 +106,8 @@ void lxd_chan_wait_unlink(struct lxd_chan *main_ch, struct lxd_chan *lane)
 		}
 }
 
-/* Work on @ch or on a channel that shares its doorbell. */
-static bool any_work(struct lxd_chan *ch)
+/* Work on @ch or on a channel that shares its doorbell.  Inline: it is the spin loop's test. */
+static inline __attribute__((always_inline)) bool any_work(struct lxd_chan *ch)
 {
 	if (lxd_chan_has_work(ch))
 		return true;

@@ -21,6 +21,7 @@
 #include <linux/if_arp.h>
 #include <linux/netdevice.h>
 
+#include "../net/ether_setup.h"
 #include "dom.h"
 
 #define DEFAULT_VIS __attribute__((visibility("default")))
@@ -189,15 +190,7 @@ DEFAULT_VIS void kfree_skb(struct sk_buff *skb) { skb_free(skb, true); }
 
 DEFAULT_VIS void ether_setup(struct net_device *dev)
 {
-	dev->type = ARPHRD_ETHER;
-	dev->hard_header_len = ETH_HLEN;
-	dev->mtu = ETH_DATA_LEN;
-	dev->min_mtu = ETH_MIN_MTU;
-	dev->max_mtu = ETH_DATA_LEN;
-	dev->addr_len = ETH_ALEN;
-	dev->tx_queue_len = 1000;
-	dev->flags = IFF_BROADCAST | IFF_MULTICAST;
-	memset(dev->broadcast, 0xff, ETH_ALEN);
+	lxd_ether_setup_fields(dev);
 }
 
 DEFAULT_VIS struct net_device *alloc_etherdev(int sizeof_priv)

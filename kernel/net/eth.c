@@ -7,17 +7,11 @@
 
 #include <linux/etherdevice.h>
 
+#include "ether_setup.h"
+
 void ether_setup(struct net_device *dev)
 {
-	dev->type = ARPHRD_ETHER;
-	dev->hard_header_len = ETH_HLEN;
-	dev->mtu = ETH_DATA_LEN;
-	dev->min_mtu = ETH_MIN_MTU;
-	dev->max_mtu = ETH_DATA_LEN;
-	dev->addr_len = ETH_ALEN;
-	dev->tx_queue_len = 1000;
-	dev->flags = IFF_BROADCAST | IFF_MULTICAST;
-	memset(dev->broadcast, 0xff, ETH_ALEN);
+	lxd_ether_setup_fields(dev);
 }
 
 struct net_device *alloc_etherdev(int sizeof_priv)

@@ -32,6 +32,13 @@ static _Thread_local struct lxd_iso *self;
 
 static void join_dispatcher(struct lxd_iso *iso);
 
+/* Calls into the domain fail with -EIO from now on: the dispatcher's and every lane's. */
+static void set_dead(struct lxd_iso *iso)
+{
+	atomic_store(&iso->dead, true);
+	lxd_iso_lanes_dead(iso);
+}
+
 /* Every iso whose arena is still mapped (loaded, or orphaned by buffers still held). */
 static pthread_mutex_t isos_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lxd_iso *isos;
@@ -182,7 +189,7 @@ static long online_cpus(void)
 /* Stacks kept for the domain's requests (handlers) and nested calls. */
 #define ISO_STACK_RESERVE 64u
 
-static unsigned stacks_free(void)
+unsigned lxd_iso_stacks_free(void)
 {
 	struct lxd_async_stats st;
 	return lxd_async_stats(&st) == 0 ? st.stacks_free : 0;
@@ -226,7 +233,7 @@ static void *dispatcher(void *arg)
 				taken = taken->next;
 			pending_tail = &taken->next;
 		}
-		while (pending && stacks_free() > ISO_STACK_RESERVE) {
+		while (pending && lxd_iso_stacks_free() > ISO_STACK_RESERVE) {
 			struct lxd_iso_work *w = pending;
 			if (!lxd_iso_net_batch(iso, &w, &f)) {
 				struct lxd_iso_work *next = w->next;
@@ -267,7 +274,7 @@ static void *dispatcher(void *arg)
 		if (wr == -EIO) {
 			/* Dead until unloaded: the channel wakes no one any more, so look
 			 * at the queue (works that fail at once) every millisecond. */
-			atomic_store(&iso->dead, true);
+			set_dead(iso);
 			struct timespec ts = {0, 1000 * 1000};
 			nanosleep(&ts, NULL);
 		}
@@ -405,8 +412,7 @@ static void *reaper(void *arg)
 static void on_death(void *arg, struct lxd_domain *d)
 {
 	struct lxd_iso *iso = arg;
-	atomic_store(&iso->dead, true);
-	lxd_iso_lanes_dead(iso);
+	set_dead(iso);
 	lxd_iso_blk_fail_inflight(iso);
 	if (atomic_load(&iso->stop))
 		return; /* an orderly stop or a failed load: the loader cleans up itself */
@@ -572,8 +578,7 @@ fail:
 	atomic_store(&iso->stop, true);
 	if (iso->d)
 		lxd_domain_kill(iso->d); /* -ESRCH when it is not running: fine */
-	atomic_store(&iso->dead, true);
-	lxd_iso_lanes_dead(iso);
+	set_dead(iso);
 	lxd_iso_blk_fail_inflight(iso);
 	join_dispatcher(iso);
 	*out = iso; /* the loader calls lxd_iso_release after its owner cleanup */
@@ -609,8 +614,7 @@ void lxd_iso_stop(struct lxd_iso *iso)
 	atomic_store(&iso->stop, true);
 	if (!atomic_load(&iso->dead))
 		lxd_domain_stop(iso->d);
-	atomic_store(&iso->dead, true);
-	lxd_iso_lanes_dead(iso);
+	set_dead(iso);
 	lxd_iso_blk_fail_inflight(iso);
 	/* The dispatcher ends after failing what is still queued (transmits,
 	 * requests): nothing of the module's runs once the loader frees its devices. */
@@ -649,8 +653,7 @@ int lxd_iso_kill(struct lxd_iso *iso)
 		return -ESRCH;
 	/* Dead from now on for new calls; the monitor's on_death fails what it held. */
 	int rc = lxd_domain_kill(iso->d);
-	atomic_store(&iso->dead, true);
-	lxd_iso_lanes_dead(iso);
+	set_dead(iso);
 	return rc;
 }
 

@@ -117,6 +117,7 @@ struct lxd_lane {
 	bool own_runtime;         /* the lane set up this thread's async runtime */
 	bool watching;            /* counted in the domain's calls in flight (hang deadline) */
 	uint64_t progress_tsc;    /* last time the hang deadline was told of progress */
+	uint64_t progress_every;  /* TSC cycles between such reports (1 ms) */
 	struct lxd_finish f;      /* every async the lane started */
 	struct iso_xmit_batch *xmit_pending; /* iso_net.c: transmits not sent yet */
 	unsigned xmit_batches;    /* iso_net.c: batches in flight */
@@ -144,6 +145,9 @@ void lxd_iso_lane_quiesce(struct lxd_iso *iso);
 
 /* The domain is dead: every lane's calls fail with -EIO from now on.  Any thread. */
 void lxd_iso_lanes_dead(struct lxd_iso *iso);
+
+/* Free stacks of the calling thread's async runtime (0 without one). */
+unsigned lxd_iso_stacks_free(void);
 
 /* The iso whose dispatcher thread this is, or NULL. */
 struct lxd_iso *lxd_iso_self(void);

@@ -237,21 +237,6 @@ static void w_xmit_async(struct lxd_iso *iso, struct lxd_iso_work *w)
  */
 #define ISO_XMIT_QUEUE_MAX 4096u
 
-/* Wait for room in the transmit queue.  0, or -EIO when the domain died meanwhile. */
-static int xmit_room(struct lxd_iso *iso)
-{
-	/* Acquire: pairs with the release decrement when a transmit is answered. */
-	while (atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) >= ISO_XMIT_QUEUE_MAX) {
-		if (!lxd_iso_alive(iso))
-			return -EIO;
-		if (lxd_poll_inflight())
-			lxd_poll(100 * 1000); /* the answers that make room are ours to run */
-		else
-			sched_yield();
-	}
-	return 0;
-}
-
 /* ---- batched transmit: several transmits of one device, one message ---- */
 
 /*
@@ -268,6 +253,27 @@ struct iso_xmit_batch {
 
 /* Batches a lane keeps in flight: one being transmitted, one waiting in the ring. */
 #define LANE_XMIT_BATCHES 2u
+
+/*
+ * Wait for room in the transmit queue, counting what lane @l (NULL: none)
+ * still holds back: it joins xmit_queued only when sent.  0, or -EIO when
+ * the domain died meanwhile.
+ */
+static int xmit_room(struct lxd_iso *iso, struct lxd_lane *l)
+{
+	for (;;) {
+		unsigned held = l && l->xmit_pending ? l->xmit_pending->n : 0; /* a poll may send it */
+		/* Acquire: pairs with the release decrement when a transmit is answered. */
+		if (atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + held < ISO_XMIT_QUEUE_MAX)
+			return 0;
+		if (!lxd_iso_alive(iso))
+			return -EIO;
+		if (lxd_poll_inflight())
+			lxd_poll(100 * 1000); /* the answers that make room are ours to run */
+		else
+			sched_yield();
+	}
+}
 
 static void run_batch(void *arg)
 {
@@ -365,6 +371,7 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 }
 
 /* Batch mode on a lane: collect while the lane's batches are in flight, send when one returns. */
+/* xmit_room(iso, l) said there is room for one more, counting what @l holds. */
 static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct sk_buff *skb)
 {
 	struct lxd_iso *iso = l->iso;
@@ -372,14 +379,6 @@ static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct s
 	if (b && b->nd != nd) {
 		lxd_iso_net_lane_flush(l, true);
 		b = NULL;
-	}
-	/* The queue limit counts what is still held here too (it joins
-	 * xmit_queued only when sent). */
-	while (b && atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + b->n >= ISO_XMIT_QUEUE_MAX) {
-		if (!lxd_iso_alive(iso))
-			return NETDEV_TX_BUSY;
-		lxd_poll(100 * 1000);
-		b = l->xmit_pending; /* the poll may have sent it */
 	}
 	if (!b && !(b = l->xmit_pending = batch_new(iso, nd, l)))
 		return NETDEV_TX_BUSY;
@@ -399,13 +398,11 @@ static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 		w.a[0] = nd->ref;
 		return (netdev_tx_t)lxd_iso_run(iso, &w);
 	}
-	if (xmit_room(iso))
+	struct lxd_lane *l = lxd_iso_get_xmit_mode(iso) == LXD_XMIT_BATCH ? lxd_iso_lane(iso) : NULL;
+	if (xmit_room(iso, l))
 		return NETDEV_TX_BUSY;
-	if (lxd_iso_get_xmit_mode(iso) == LXD_XMIT_BATCH) {
-		struct lxd_lane *l = lxd_iso_lane(iso);
-		if (l)
-			return lane_xmit(l, nd, skb);
-	}
+	if (l)
+		return lane_xmit(l, nd, skb); /* batch mode on a lane: held back, sent in batches */
 	struct lxd_iso_work *w = malloc(sizeof(*w));
 	if (!w)
 		return NETDEV_TX_BUSY;

@@ -54,6 +54,12 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void lane_down(struct lxd_lane *l);
 
+/* For messages: an unloaded module's orphaned iso has no module any more. */
+static const char *iso_name(const struct lxd_iso *iso)
+{
+	return iso->mod ? lxd_module_name(iso->mod) : "?";
+}
+
 /* A thread that ends with a lane: take it down (waits for its calls). */
 static void on_thread_exit(void *p)
 {
@@ -85,7 +91,7 @@ static void lane_watch(struct lxd_lane *l, bool answered)
 		l->progress_tsc = lxd_rdtsc();
 	} else if (busy && answered) {
 		uint64_t now = lxd_rdtsc();
-		if (now - l->progress_tsc > (uint64_t)(1e6 * lxd_tsc_per_ns())) {
+		if (now - l->progress_tsc > l->progress_every) {
 			lxd_domain_call_progress(l->iso->d);
 			l->progress_tsc = now;
 		}
@@ -133,6 +139,7 @@ static struct lxd_lane *lane_up(struct lxd_iso *iso)
 		return NULL;
 	l->iso = iso;
 	l->id = -1;
+	l->progress_every = (uint64_t)(1e6 * lxd_tsc_per_ns()); /* 1 ms of TSC */
 	l->f = (struct lxd_finish)LXD_FINISH_INIT;
 	size_t len = lxd_chan_shm_size(LXD_LANE_SLOTS);
 	struct lxd_arena *k = lxd_domain_arena(iso->d);
@@ -198,7 +205,7 @@ fail_spill:
 	lxd_arena_fini(&l->spill);
 fail:
 	pr_err("module %s: no lane for this thread (%d): its calls go through the dispatcher\n",
-	       iso->mod ? lxd_module_name(iso->mod) : "?", rc);
+	       iso_name(iso), rc);
 	lane_free_buffers(l);
 	return NULL;
 }
@@ -226,7 +233,7 @@ static void lane_down(struct lxd_lane *l)
 		detached = rc == 0 || !lxd_iso_alive(iso);
 		if (!detached)
 			pr_err("module %s: the domain kept lane %d (%d): its memory is left to it\n",
-			       iso->mod ? lxd_module_name(iso->mod) : "?", l->id, rc);
+			       iso_name(iso), l->id, rc);
 	}
 	lxd_chan_mark_dead(&l->ch); /* whatever is left in flight fails, and the endpoint may go */
 	lxd_ep_fini(&l->ep);
@@ -267,17 +274,29 @@ void lxd_iso_lanes_dead(struct lxd_iso *iso)
 
 /* ---- running calls ---- */
 
+/* Send what the lane holds back (batched transmits, plugged requests). */
+static void send_held(struct lxd_lane *l)
+{
+	lxd_iso_net_lane_flush(l, true);
+	lxd_iso_blk_lane_flush(l);
+}
+
+/* Send what is held, wait for every call started on the lane (answered, or
+ * failed once the domain died), take the lane down. */
+static void drain_and_down(struct lxd_lane *l)
+{
+	send_held(l);
+	while (l->f.pending)
+		lxd_poll(10 * 1000 * 1000);
+	lane_watch(l, false);
+	lane_down(l);
+}
+
 static void lane_work(void *arg)
 {
 	struct lxd_iso_work *w = arg;
 	struct lxd_lane *l = tl.lane;
 	w->fn(l->iso, w); /* a work nobody waits for belongs to fn: not touched after */
-}
-
-static unsigned stacks_free(void)
-{
-	struct lxd_async_stats st;
-	return lxd_async_stats(&st) == 0 ? st.stacks_free : 0;
 }
 
 static void lane_work_waited(void *arg)
@@ -292,7 +311,7 @@ int lxd_lane_run(struct lxd_lane *l, struct lxd_iso_work *w)
 	/* Back-pressure: no stack to start the call on, reap answers first.
 	 * (With no stack, lxd_async would run the call on this very context,
 	 * which then waits inside the runtime: see lane_up on sleeping.) */
-	while (stacks_free() < LANE_STACK_RESERVE && lxd_thread_id() == 0)
+	while (lxd_iso_stacks_free() < LANE_STACK_RESERVE && lxd_thread_id() == 0)
 		if (lxd_poll(1000 * 1000) < 0)
 			break;
 	if (!w->wait) {
@@ -301,8 +320,7 @@ int lxd_lane_run(struct lxd_lane *l, struct lxd_iso_work *w)
 		return 0;
 	}
 	/* Waited: what this thread sent before goes first (a flush must follow it). */
-	lxd_iso_net_lane_flush(l, true);
-	lxd_iso_blk_lane_flush(l);
+	send_held(l);
 	if (lxd_thread_id() != 0) {
 		w->fn(l->iso, w); /* inside a lightweight thread: block just it */
 		return w->result;
@@ -322,13 +340,9 @@ void lxd_iso_lane_quiesce(struct lxd_iso *iso)
 		return;
 	/* The unloading thread's own lane: its answers (maybe the very ends the
 	 * exit's del_gendisk waits for) are reaped here, before the exit runs
-	 * on the dispatcher and this thread blocks in a futex. */
-	lxd_iso_net_lane_flush(l, true);
-	lxd_iso_blk_lane_flush(l);
-	while (l->f.pending)
-		lxd_poll(10 * 1000 * 1000);
-	lane_watch(l, false);
-	lane_down(l); /* still polling: a later call makes a new lane if the module lives on */
+	 * on the dispatcher and this thread blocks in a futex.  The thread
+	 * still polls: a later call makes a new lane if the module lives on. */
+	drain_and_down(l);
 }
 
 /* ---- the polling API (include/lxds/kernel.h) ---- */
@@ -391,15 +405,8 @@ int lxd_poll_end(void)
 	if (!tl.polling)
 		return 0;
 	struct lxd_lane *l = tl.lane;
-	if (l) {
-		lxd_iso_net_lane_flush(l, true);
-		lxd_iso_blk_lane_flush(l);
-		/* Every call started on the lane ends: answered, or failed when the domain dies. */
-		while (l->f.pending)
-			lxd_poll(10 * 1000 * 1000);
-		lane_watch(l, false);
-		lane_down(l);
-	}
+	if (l)
+		drain_and_down(l);
 	tl.polling = false;
 	tl.refused = NULL;
 	if (pthread_getspecific(exit_key))

@@ -113,7 +113,8 @@ int lxd_module_kill(struct lxd_module *m);
  * lxd_poll_begin: 0, -EBUSY (already polling), -EINVAL (a dispatcher thread).
  * lxd_poll: run the completions that are in; with @wait_ns != 0 and none
  *   in yet but calls in flight, wait up to @wait_ns ns (-1: no limit) for
- *   one.  Returns how many messages were taken (0: nothing happened).
+ *   one.  I/O the completions submit is plugged until they have all run.
+ *   Returns how many messages were taken (0: nothing happened).
  *   A polling thread must keep polling while it has calls in flight: the
  *   domain's hang deadline counts from its last answer taken.
  * lxd_poll_inflight: calls started on this thread's lane, not finished.

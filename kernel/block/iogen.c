@@ -168,20 +168,10 @@ static void run_phase(struct iogen *g, struct slot *slots, uint64_t target)
 			submit(g, &slots[i]);
 	}
 	pthread_mutex_lock(&g->lock);
-	while (g->idle < g->o->qd) {
-		if (!lxd_poll_inflight()) {
-			pthread_cond_wait(&g->cond, &g->lock);
-			continue;
-		}
-		/* Our lane's completions run when we poll, and each submits the
-		 * next I/O: plugged, one poll's worth crosses as one message. */
-		pthread_mutex_unlock(&g->lock);
-		struct lxd_blk_plug plug;
-		lxd_blk_start_plug(&plug);
-		lxd_poll(100 * 1000);
-		lxd_blk_finish_plug(&plug);
-		pthread_mutex_lock(&g->lock);
-	}
+	/* Our lane's completions run when we poll (each submits the next I/O;
+	 * lxd_poll plugs them: one poll's worth crosses as one message). */
+	while (g->idle < g->o->qd)
+		lxd_cond_wait_polling(&g->cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
 }
 

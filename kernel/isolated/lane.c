@@ -360,12 +360,23 @@ int lxd_poll_begin(void)
 	return 0;
 }
 
+/* Run the answers that are in.  What their completions submit again (a
+ * generator's next I/O) is plugged until all have run: one message. */
+static int run_answers(void)
+{
+	struct lxd_blk_plug plug;
+	lxd_blk_start_plug(&plug);
+	int n = lxd_async_poll();
+	lxd_blk_finish_plug(&plug);
+	return n;
+}
+
 int lxd_poll(int64_t wait_ns)
 {
 	struct lxd_lane *l = tl.lane;
 	if (!l)
 		return 0;
-	int n = lxd_async_poll();
+	int n = run_answers();
 	if (n < 0)
 		return n;
 	if (n == 0 && wait_ns != 0 && l->ep.st.outstanding && !l->xmit_pending && !l->rq_pending) {
@@ -382,7 +393,7 @@ int lxd_poll(int64_t wait_ns)
 			}
 			lxd_cpu_relax();
 		}
-		n = lxd_async_poll();
+		n = run_answers();
 		if (n < 0)
 			return n;
 	}
@@ -391,7 +402,7 @@ int lxd_poll(int64_t wait_ns)
 		lxd_iso_net_lane_flush(l, false);
 	if (l->rq_pending)
 		lxd_iso_blk_lane_flush(l); /* a plug nobody finished: don't hold them for ever */
-	return n < 0 ? 0 : n;
+	return n;
 }
 
 unsigned lxd_poll_inflight(void)

@@ -154,13 +154,22 @@ static int lxfio_setup(struct thread_data *td)
 	return 0;
 }
 
+/* Send what the job's plug holds (its requests reach the driver as one run). */
+static void unplug(struct lxfio_data *d)
+{
+	if (!d->plugged)
+		return;
+	lxd_blk_finish_plug(&d->plug);
+	d->plugged = false;
+	d->plug_n = 0;
+}
+
 static void lxfio_cleanup(struct thread_data *td)
 {
 	struct lxfio_data *d = td->io_ops_data;
 	if (!d)
 		return;
-	if (d->plugged)
-		lxd_blk_finish_plug(&d->plug);
+	unplug(d);
 	if (d->polling)
 		lxd_poll_end(); /* waits for this thread's requests still in flight */
 	lxfio_put(d->in);
@@ -345,16 +354,11 @@ static int lxfio_getevents(struct thread_data *td, unsigned int min, unsigned in
 	unsigned ready = reap_locked(d, max);
 	pthread_mutex_unlock(&d->lock);
 	if (ready && ready >= min) {
-		if (d->plugged && d->plug_n >= PLUG_FLUSH) {
-			lxd_blk_finish_plug(&d->plug);
-			d->plugged = false;
-		}
+		if (d->plug_n >= PLUG_FLUSH)
+			unplug(d);
 		return (int)ready;
 	}
-	if (d->plugged) {
-		lxd_blk_finish_plug(&d->plug); /* about to poll or wait: what we submitted goes now */
-		d->plugged = false;
-	}
+	unplug(d); /* about to poll or wait: what we submitted goes now */
 	for (;;) {
 		/* Spin a while for completions.  Ours to run when this thread polls
 		 * (they come in on its lane); else another thread queues them. */

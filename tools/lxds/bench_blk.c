@@ -104,8 +104,12 @@ static int take_opt(void *ctx, int argc, char **argv, int *i)
 	return 1;
 }
 
-/* The engine: --engine, else $LXDS_FIO_ENGINE, else the build's tools/fio/ next to this tools/lxds/. */
-static int find_engine(struct blk_opts *o, char *buf, size_t len)
+/*
+ * The engine: --engine, else $LXDS_FIO_ENGINE, else the build's tools/fio/
+ * next to this tools/lxds/.  0, or -ENOENT when it is not there (told on
+ * stderr unless @quiet).
+ */
+static int find_engine(struct blk_opts *o, char *buf, size_t len, bool quiet)
 {
 	if (!o->engine)
 		o->engine = getenv("LXDS_FIO_ENGINE");
@@ -119,8 +123,9 @@ static int find_engine(struct blk_opts *o, char *buf, size_t len)
 		o->engine = buf;
 	}
 	if (access(o->engine, R_OK)) {
-		fprintf(stderr, "lxds bench blk: fio engine %s: %s (it is built when fio and its Debian source are "
-				"available; or pass --engine PATH)\n", o->engine, strerror(errno));
+		if (!quiet)
+			fprintf(stderr, "lxds bench blk: fio engine %s: %s (it is built when fio and its Debian "
+					"source are available; or pass --engine PATH)\n", o->engine, strerror(errno));
 		return -ENOENT;
 	}
 	return 0;
@@ -229,17 +234,7 @@ int bench_blk_fio_iops(enum lxd_module_mode mode, unsigned qd, unsigned runtime_
 	struct blk_opts o = {.drv = {.driver = "null_blk"}, .runtime = runtime_s, .bs = 4096, .fio = "fio"};
 	struct bench_opts bo = {.rounds = 1, .cpu = {cpu, cpu ^ 1}, .quiet = true};
 	char engine[PATH_MAX];
-	o.engine = getenv("LXDS_FIO_ENGINE");
-	if (!o.engine) {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0)
-			return -ENOENT;
-		self[n] = 0;
-		snprintf(engine, sizeof(engine), "%s/../fio/lxds_fio.so", dirname(self));
-		o.engine = engine;
-	}
-	if (access(o.engine, R_OK))
+	if (find_engine(&o, engine, sizeof(engine), true))
 		return -ENOENT; /* no engine built: the caller falls back, quietly */
 	struct blk_case c = {qd, 1};
 	return run_fio(&o, &bo, mode, &c, iops);
@@ -274,7 +269,7 @@ int lxd_bench_blk(int argc, char **argv)
 	if (rc)
 		return rc - 1;
 	char engine[PATH_MAX];
-	if (find_engine(&o, engine, sizeof(engine)))
+	if (find_engine(&o, engine, sizeof(engine), false))
 		return 1;
 
 	/* Preflight: each mode loads here once (clear errors; n/a without running fio). */

@@ -295,14 +295,22 @@ DEFAULT_VIS int blk_status_to_errno(blk_status_t status)
 
 /* ---- what the kernel calls ---- */
 
+/* The request at @hwq_tag (queue << 16 | tag) of @t, or NULL when out of range. */
+static struct dreq *req_in(const struct dtagset *t, unsigned int hwq_tag)
+{
+	unsigned hwq = hwq_tag >> 16, tag = hwq_tag & 0xffff;
+	if (hwq >= t->nq || tag >= t->depth)
+		return NULL;
+	return t->rqs[hwq * t->depth + tag];
+}
+
 static struct dreq *req_at(unsigned long long set, unsigned int hwq_tag, struct dtagset **tp)
 {
 	struct dtagset *t = lxd_glue_map_get(&lxd_dom.sets, set);
-	unsigned hwq = hwq_tag >> 16, tag = hwq_tag & 0xffff;
-	if (!t || hwq >= t->nq || tag >= t->depth)
+	if (!t)
 		return NULL;
 	*tp = t;
-	return t->rqs[hwq * t->depth + tag];
+	return req_in(t, hwq_tag);
 }
 
 /* queue_rq of the driver for one request; the kernel's answer word (LXD_RQ_* bits). */
@@ -351,8 +359,7 @@ int lxd_dblk_queue_rqs(unsigned long long set, unsigned int nw, const unsigned l
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		const unsigned long long *w = &desc[i * LXD_RQ_DESC_WORDS];
-		struct dtagset *tt;
-		struct dreq *r = req_at(set, (unsigned)w[1], &tt);
+		struct dreq *r = req_in(t, (unsigned)w[1]); /* the set was looked up once, above */
 		unsigned bytes = (unsigned)w[2];
 		void *buf = (void *)(uintptr_t)w[4];
 		/* What the glue checks for the single call's arena buffer, checked here. */

@@ -203,9 +203,10 @@ static void run_rq_batch(void *arg)
 	unsigned long long desc[LXD_RQ_BATCH_MAX * LXD_RQ_DESC_WORDS];
 	struct iso_rq *rs[LXD_RQ_BATCH_MAX];
 	int res[LXD_RQ_BATCH_MAX];
-	uint64_t set = b->s->ref;
+	struct iso_blk_set *s = b->s;
+	uint64_t set = s->ref;
 	if (n < 2 || n > LXD_RQ_BATCH_MAX) { /* cannot happen: lxd_iso_blk_lane_flush sends 2 and more */
-		set_put(b->s);
+		set_put(s);
 		free(b);
 		return;
 	}
@@ -231,7 +232,7 @@ static void run_rq_batch(void *arg)
 		}
 		queue_rq_done(rs[i], r_rc);
 	}
-	set_put(rs[0]->set);
+	set_put(s); /* the batch's */
 }
 
 void lxd_iso_blk_lane_flush(struct lxd_lane *l)

@@ -14,7 +14,9 @@
  *           the words themselves.
  *   spilled (anything else): request w0 = arena buffer word of a block the
  *           caller allocated, w1 = words used; the callee writes the reply
- *           into the same block, reply w0 = words used.
+ *           into the same block, reply w0 = words used.  A reply of at most
+ *           6 words comes in the reply message instead: w0 =
+ *           LXD_GLUE_REPLY_INLINE | words used, the words in w1..w6.
  * A word sequence holds, per value: scalars as one word; references
  * (lxd_ref_t) as one word; strings and arrays as a length word and the
  * bytes packed into words; arena buffers as one buffer word.
@@ -37,6 +39,8 @@
 #define LXD_GLUE_MAX_WORDS 8192u
 /* A spilled call's block holds at least this many words, for the reply. */
 #define LXD_GLUE_MIN_BLOCK_WORDS 64u
+/* Reply w0 flag of a spilled call: the reply is in the message (see above). */
+#define LXD_GLUE_REPLY_INLINE (1ull << 63)
 
 /* ---- the marshalling buffer ------------------------------------------------------------ */
 

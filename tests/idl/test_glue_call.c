@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/glue's spilled calls over a real channel, with a peer OS thread that
+ * answers through hand-written handlers: a short reply comes back in the
+ * reply message (LXD_GLUE_REPLY_INLINE), a long one in the arena block,
+ * both read back word for word; a peer that claims an inline reply longer
+ * than the message can hold, or a block reply longer than the block, is
+ * refused with -EPROTO.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "lxds/glue.h"
+#include "lxds/util.h"
+
+enum { OP_ECHO, OP_FORGE_INLINE, OP_FORGE_BLOCK, NOPS };
+
+#define ARENA_SIZE (1u << 20)
+#define SLOTS 16u
+
+static struct {
+	void *map, *base, *chan_mem;
+	struct lxd_arena k_arena, d_arena; /* the kernel's and the peer's share of one mapping */
+	struct lxd_chan k, d;
+	struct lxd_cap_table caps;
+	struct lxd_glue kg, dg;
+	struct lxd_ep kep, dep;
+	pthread_t th;
+	_Atomic bool stop;
+	_Atomic int ready;
+	uint64_t inline_replies, block_replies; /* what the peer sent (peer thread only until joined) */
+} T;
+
+/* Echo: the request is (n, w1..wn); the reply is n words, word i = wi + 1. */
+static int h_echo(void *ctx, const uint64_t in[7], uint64_t out[7])
+{
+	(void)ctx;
+	struct lxd_glue_buf rd, wr;
+	int err = lxd_glue_recv(&T.dg, in, true, &rd);
+	if (err)
+		return err;
+	lxd_glue_writer(&wr, NULL);
+	uint64_t n = lxd_glue_get(&rd);
+	for (uint64_t i = 0; i < n && !rd.err; i++)
+		lxd_glue_put(&wr, lxd_glue_get(&rd) + 1);
+	err = rd.err ? rd.err : lxd_glue_reply(&T.dg, &rd, true, &wr, out);
+	lxd_glue_buf_fini(&wr);
+	if (!err && (out[0] & LXD_GLUE_REPLY_INLINE))
+		T.inline_replies++;
+	else if (!err)
+		T.block_replies++;
+	return err;
+}
+
+/* A reply that says "seven words, in the message": the message holds six. */
+static int h_forge_inline(void *ctx, const uint64_t in[7], uint64_t out[7])
+{
+	(void)ctx, (void)in;
+	out[0] = LXD_GLUE_REPLY_INLINE | 7;
+	for (int i = 1; i < 7; i++)
+		out[i] = (uint64_t)i;
+	return 0;
+}
+
+/* A block reply longer than any block the caller allocated. */
+static int h_forge_block(void *ctx, const uint64_t in[7], uint64_t out[7])
+{
+	(void)ctx, (void)in;
+	out[0] = LXD_GLUE_MAX_WORDS + 1;
+	return 0;
+}
+
+static const lxd_rpc_fn handlers[NOPS] = {h_echo, h_forge_inline, h_forge_block};
+
+static void *peer_main(void *arg)
+{
+	(void)arg;
+	struct lxd_ep_config ec = {.handlers = handlers, .nhandlers = NOPS};
+	int rc = lxd_async_init(NULL);
+	if (!rc)
+		rc = lxd_ep_init(&T.dep, &T.d, &ec);
+	atomic_store(&T.ready, rc ? -1 : 1);
+	if (rc)
+		return NULL;
+	(void)lxd_async_serve(&T.stop);
+	lxd_ep_fini(&T.dep);
+	lxd_async_fini();
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	T.map = mmap(NULL, ARENA_SIZE + LXD_ARENA_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(T.map != MAP_FAILED);
+	T.base = (void *)(((uintptr_t)T.map + LXD_ARENA_CHUNK - 1) & ~(uintptr_t)(LXD_ARENA_CHUNK - 1));
+	assert_int_equal(lxd_arena_init(&T.k_arena, T.base, ARENA_SIZE, 0, ARENA_SIZE / 2), 0);
+	assert_int_equal(lxd_arena_init(&T.d_arena, T.base, ARENA_SIZE, ARENA_SIZE / 2, ARENA_SIZE / 2), 0);
+	size_t len = lxd_chan_shm_size(SLOTS);
+	T.chan_mem = aligned_alloc(64, len);
+	assert_int_equal(lxd_chan_format(T.chan_mem, len, SLOTS), 0);
+	assert_int_equal(lxd_chan_attach(&T.k, T.chan_mem, len, SLOTS, LXD_SIDE_KERNEL), 0);
+	assert_int_equal(lxd_chan_attach(&T.d, T.chan_mem, len, SLOTS, LXD_SIDE_DOMAIN), 0);
+	assert_int_equal(lxd_cap_init(&T.caps, 1), 0);
+	assert_int_equal(lxd_glue_init(&T.kg, NULL, &T.k_arena, &T.caps, 1), 0);
+	assert_int_equal(lxd_glue_init(&T.dg, NULL, &T.d_arena, &T.caps, 2), 0);
+	assert_int_equal(lxd_async_init(NULL), 0);
+	struct lxd_ep_config ec = {0};
+	assert_int_equal(lxd_ep_init(&T.kep, &T.k, &ec), 0);
+	T.kg.ep = &T.kep;
+	assert_int_equal(pthread_create(&T.th, NULL, peer_main, NULL), 0);
+	while (atomic_load(&T.ready) == 0)
+		lxd_cpu_relax();
+	assert_int_equal(atomic_load(&T.ready), 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	atomic_store(&T.stop, true);
+	lxd_chan_kick_self(&T.d);
+	pthread_join(T.th, NULL);
+	lxd_ep_fini(&T.kep);
+	lxd_async_fini();
+	lxd_glue_fini(&T.kg);
+	lxd_glue_fini(&T.dg);
+	lxd_cap_fini(&T.caps);
+	lxd_arena_fini(&T.k_arena);
+	lxd_arena_fini(&T.d_arena);
+	free(T.chan_mem);
+	munmap(T.map, ARENA_SIZE + LXD_ARENA_CHUNK);
+	return 0;
+}
+
+/* One spilled echo of @n words; the reply is checked word for word. */
+static void echo(uint64_t n)
+{
+	struct lxd_glue_buf req, rep;
+	lxd_glue_writer(&req, &T.k_arena);
+	lxd_glue_put(&req, n);
+	for (uint64_t i = 0; i < n; i++)
+		lxd_glue_put(&req, 1000 * n + i);
+	assert_int_equal(req.err, 0);
+	int err = lxd_glue_call(&T.kg, OP_ECHO, &req, true, (uint32_t)n, &rep);
+	assert_int_equal(err, 0);
+	for (uint64_t i = 0; i < n; i++)
+		assert_int_equal(lxd_glue_get(&rep), 1000 * n + i + 1);
+	lxd_glue_get(&rep); /* one past the end: the reply held exactly n words */
+	assert_int_equal(rep.err, -EPROTO);
+	lxd_glue_call_done(&T.kg, &req, &rep);
+}
+
+static void test_short_replies_inline_long_ones_in_the_block(void **state)
+{
+	(void)state;
+	for (uint64_t n = 0; n <= 6; n++)
+		echo(n);
+	assert_int_equal(T.inline_replies, 7);
+	assert_int_equal(T.block_replies, 0);
+	echo(7);
+	echo(200);
+	assert_int_equal(T.block_replies, 2);
+	assert_int_equal(T.inline_replies, 7);
+}
+
+static void forged(uint32_t op)
+{
+	struct lxd_glue_buf req, rep;
+	lxd_glue_writer(&req, &T.k_arena);
+	lxd_glue_put(&req, 1);
+	assert_int_equal(lxd_glue_call(&T.kg, op, &req, true, 1, &rep), -EPROTO);
+	lxd_glue_call_done(&T.kg, &req, &rep);
+}
+
+static void test_forged_reply_lengths_refused(void **state)
+{
+	(void)state;
+	forged(OP_FORGE_INLINE);
+	forged(OP_FORGE_BLOCK);
+	echo(3); /* and the channel still works */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_short_replies_inline_long_ones_in_the_block),
+		cmocka_unit_test(test_forged_reply_lengths_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

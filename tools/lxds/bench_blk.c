@@ -254,7 +254,7 @@ int lxd_bench_blk(int argc, char **argv)
 		return 1;
 	int n = bench_split(argc, argv, rest, take_opt, &o);
 	struct bench_opts bo;
-	int rc = n < 0 ? 3 : bench_parse(n, rest, "blk", about, 3, &bo);
+	int rc = n < 0 ? 3 : bench_parse(n, rest, "blk", about, 5, &bo);
 	free(rest);
 	if (rc == 1)
 		printf("  --driver NAME     block driver module (default null_blk)\n"

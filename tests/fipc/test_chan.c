@@ -154,6 +154,30 @@ static void test_batch_publish_and_receive(void **state)
 	pair_free(p);
 }
 
+/* The sender learns of released slots a run at a time (lxd__chan_find_free):
+ * exactly the released ones become usable, across runs and wraps. */
+static void test_sender_reuses_exactly_the_released_slots(void **state)
+{
+	(void)state;
+	struct pair *p = pair_new(64);
+	uint64_t sent = 0, got = 0;
+	for (int round = 0; round < 6; round++) {
+		for (int tries = 0; tries < 128 && lxd_chan_try_send(&p->k, 1, (uint32_t)sent, &sent, 1) == 0; tries++)
+			sent++;
+		assert_int_equal(sent - got, 64); /* full: every slot in flight, none reused early */
+		unsigned take = 7 + 11u * (unsigned)round; /* 7 .. 62: runs shorter and longer than one look-ahead */
+		for (unsigned i = 0; i < take; i++) {
+			struct lxd_msg *m = lxd_chan_try_recv(&p->d);
+			assert_non_null(m);
+			assert_int_equal(m->w[0], got++);
+		}
+		/* Taken, not yet released: still not the sender's. */
+		assert_int_equal(lxd_chan_try_send(&p->k, 1, 0, &sent, 1), -EAGAIN);
+		lxd_chan_release(&p->d);
+	}
+	pair_free(p);
+}
+
 static void test_receiver_cannot_overrun_unreleased(void **state)
 {
 	(void)state;
@@ -265,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_size_rejects_bad_slots),
 		cmocka_unit_test(test_format_and_attach_reject_misuse),
 		cmocka_unit_test(test_empty_then_full),
+		cmocka_unit_test(test_sender_reuses_exactly_the_released_slots),
 		cmocka_unit_test(test_wraparound_keeps_order),
 		cmocka_unit_test(test_batch_publish_and_receive),
 		cmocka_unit_test(test_receiver_cannot_overrun_unreleased),

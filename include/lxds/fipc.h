@@ -235,6 +235,25 @@ static inline void lxd_msg_set(struct lxd_msg *m, uint32_t op, uint32_t tag)
 	atomic_store_explicit(&m->hdr, lxd_hdr_make(op, tag, LXD_SLOT_FREE), memory_order_relaxed);
 }
 
+/*
+ * Publish @m, the slot reserved last, with @op and @tag; then wake the peer
+ * if it sleeps.  The same as lxd_msg_set() + lxd_chan_publish(), but when
+ * @m is the only slot reserved (the usual case) its header is stored once,
+ * READY at once, instead of stored, re-read and stored again.
+ */
+static inline void lxd_chan_publish_msg(struct lxd_chan *ch, struct lxd_msg *m, uint32_t op,
+					uint32_t tag)
+{
+	if (lxd_unlikely(ch->tx_head - ch->tx_pub != 1)) {
+		lxd_msg_set(m, op, tag);
+		lxd_chan_publish(ch);
+		return;
+	}
+	lxd__msg_publish(m, op, tag);
+	ch->tx_pub = ch->tx_head;
+	lxd__chan_kick(ch->tx_bell);
+}
+
 /* Convenience: reserve, copy @nwords words of @w, publish.  Returns 0 or -EAGAIN (full). */
 static inline int lxd_chan_try_send(struct lxd_chan *ch, uint32_t op, uint32_t tag,
 				    const uint64_t *w, unsigned nwords)
@@ -244,8 +263,7 @@ static inline int lxd_chan_try_send(struct lxd_chan *ch, uint32_t op, uint32_t t
 		return -EAGAIN;
 	for (unsigned i = 0; i < nwords && i < LXD_MSG_WORDS; i++)
 		m->w[i] = w[i];
-	lxd_msg_set(m, op, tag);
-	lxd_chan_publish(ch);
+	lxd_chan_publish_msg(ch, m, op, tag);
 	return 0;
 }
 

@@ -173,8 +173,7 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 		memcpy(m->w, in, sizeof(m->w));
 	else
 		memset(m->w, 0, sizeof(m->w));
-	lxd_msg_set(m, op, tag);
-	lxd_chan_publish(ch);
+	lxd_chan_publish_msg(ch, m, op, tag);
 	ep->st.outstanding++;
 	ep->st.calls++;
 
@@ -255,8 +254,7 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
 	}
 	memcpy(m->w, out, sizeof(m->w));
 	uint32_t status = rc < 0 ? (uint32_t)(-rc) & LXD_RPC_MAX : 0;
-	lxd_msg_set(m, LXD_OP_REPLY | status, tag);
-	lxd_chan_publish(ep->ch);
+	lxd_chan_publish_msg(ep->ch, m, LXD_OP_REPLY | status, tag);
 }
 
 /*

@@ -265,14 +265,10 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
  */
 static inline struct lxd_msg *next_msg(struct lxd_ep *ep, bool have_thread, uint64_t *h)
 {
-	struct lxd_msg *m = lxd_chan_try_recv(ep->ch);
-	if (!m)
+	struct lxd_msg *m = lxd_chan_peek(ep->ch, h);
+	if (!m || (!have_thread && !(lxd_hdr_op(*h) & (LXD_OP_REPLY | LXD_OP_CONTROL))))
 		return NULL;
-	*h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
-	if (!have_thread && !(lxd_hdr_op(*h) & (LXD_OP_REPLY | LXD_OP_CONTROL))) {
-		ep->ch->rx_head--; /* not taken after all */
-		return NULL;
-	}
+	lxd_chan_take(ep->ch);
 	return m;
 }
 

@@ -361,7 +361,7 @@ static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 	 * replies taken are those it is writing right then.  With half left in
 	 * flight it always has work, and the replies we read are older.  16
 	 * in flight: +12-15% calls/s (A/B in one run, near and far vCPUs),
-	 * 4 in flight +17%; 64 in flight (POLL_BUDGET is half of that
+	 * 4 in flight +12-17%; 64 in flight (POLL_BUDGET is half of that
 	 * anyway) and 1 in flight unchanged.
 	 */
 	ep->replies_left = ep->st.outstanding > 1 ? ep->st.outstanding / 2 : 1;

@@ -203,6 +203,7 @@ struct lxd_ep {
 	void *control_ctx;
 	unsigned max_outstanding;
 	unsigned handlers_active;
+	unsigned replies_left;     /* replies the current poll round may still take */
 	struct lxd_thread *bp_credit, *bp_credit_tail; /* callers waiting for a credit and room */
 	struct lxd_thread *bp_room, *bp_room_tail;     /* replies and nested calls waiting for room */
 	struct lxd_ep_stats st;

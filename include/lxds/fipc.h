@@ -235,6 +235,25 @@ static inline void lxd_msg_set(struct lxd_msg *m, uint32_t op, uint32_t tag)
 	atomic_store_explicit(&m->hdr, lxd_hdr_make(op, tag, LXD_SLOT_FREE), memory_order_relaxed);
 }
 
+/*
+ * Publish @m, the slot reserved last, with @op and @tag; then wake the peer
+ * if it sleeps.  The same as lxd_msg_set() + lxd_chan_publish(), but when
+ * @m is the only slot reserved (the usual case) its header is stored once,
+ * READY at once, instead of stored, re-read and stored again.
+ */
+static inline void lxd_chan_publish_msg(struct lxd_chan *ch, struct lxd_msg *m, uint32_t op,
+					uint32_t tag)
+{
+	if (lxd_unlikely(ch->tx_head - ch->tx_pub != 1)) {
+		lxd_msg_set(m, op, tag);
+		lxd_chan_publish(ch);
+		return;
+	}
+	lxd__msg_publish(m, op, tag);
+	ch->tx_pub = ch->tx_head;
+	lxd__chan_kick(ch->tx_bell);
+}
+
 /* Convenience: reserve, copy @nwords words of @w, publish.  Returns 0 or -EAGAIN (full). */
 static inline int lxd_chan_try_send(struct lxd_chan *ch, uint32_t op, uint32_t tag,
 				    const uint64_t *w, unsigned nwords)
@@ -244,8 +263,7 @@ static inline int lxd_chan_try_send(struct lxd_chan *ch, uint32_t op, uint32_t t
 		return -EAGAIN;
 	for (unsigned i = 0; i < nwords && i < LXD_MSG_WORDS; i++)
 		m->w[i] = w[i];
-	lxd_msg_set(m, op, tag);
-	lxd_chan_publish(ch);
+	lxd_chan_publish_msg(ch, m, op, tag);
 	return 0;
 }
 
@@ -258,6 +276,28 @@ struct lxd_msg *lxd_chan_reserve(struct lxd_chan *ch);
 /* ---- receiving ------------------------------------------------------------ */
 
 /*
+ * The next received message without taking it, its header (read once, with
+ * acquire) in *@hdr; NULL when there is none.  lxd_chan_take() takes it
+ * (as lxd_chan_try_recv() would have); until then the next peek returns it
+ * again.  For a receiver that decides by the header whether to take it.
+ */
+static inline struct lxd_msg *lxd_chan_peek(struct lxd_chan *ch, uint64_t *hdr)
+{
+	if (ch->rx_head - ch->rx_rel > ch->mask)
+		return NULL; /* every slot is held unreleased by us */
+	struct lxd_msg *m = &ch->rx[ch->rx_head & ch->mask];
+	/* Acquire: pairs with the release in lxd__msg_publish(). */
+	uint64_t h = atomic_load_explicit(&m->hdr, memory_order_acquire);
+	if (lxd_hdr_state(h) != LXD_SLOT_READY)
+		return NULL;
+	*hdr = h;
+	return m;
+}
+
+/* Take the message lxd_chan_peek() returned last. */
+static inline void lxd_chan_take(struct lxd_chan *ch) { ch->rx_head++; }
+
+/*
  * Next received message, or NULL when there is nothing there.  The message
  * stays valid (the sender will not reuse the slot) until lxd_chan_release().
  * The slot is shared with an untrusted peer: copy what you need out of it
@@ -265,13 +305,10 @@ struct lxd_msg *lxd_chan_reserve(struct lxd_chan *ch);
  */
 static inline struct lxd_msg *lxd_chan_try_recv(struct lxd_chan *ch)
 {
-	if (ch->rx_head - ch->rx_rel > ch->mask)
-		return NULL; /* every slot is held unreleased by us */
-	struct lxd_msg *m = &ch->rx[ch->rx_head & ch->mask];
-	/* Acquire: pairs with the release in lxd__msg_publish(). */
-	if (lxd_hdr_state(atomic_load_explicit(&m->hdr, memory_order_acquire)) != LXD_SLOT_READY)
-		return NULL;
-	ch->rx_head++;
+	uint64_t h;
+	struct lxd_msg *m = lxd_chan_peek(ch, &h);
+	if (m)
+		lxd_chan_take(ch);
 	return m;
 }
 

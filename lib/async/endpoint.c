@@ -173,8 +173,7 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 		memcpy(m->w, in, sizeof(m->w));
 	else
 		memset(m->w, 0, sizeof(m->w));
-	lxd_msg_set(m, op, tag);
-	lxd_chan_publish(ch);
+	lxd_chan_publish_msg(ch, m, op, tag);
 	ep->st.outstanding++;
 	ep->st.calls++;
 
@@ -255,26 +254,30 @@ static void send_reply(struct lxd_sched *s, struct lxd_ep *ep, uint32_t tag, int
 	}
 	memcpy(m->w, out, sizeof(m->w));
 	uint32_t status = rc < 0 ? (uint32_t)(-rc) & LXD_RPC_MAX : 0;
-	lxd_msg_set(m, LXD_OP_REPLY | status, tag);
-	lxd_chan_publish(ep->ch);
+	lxd_chan_publish_msg(ep->ch, m, LXD_OP_REPLY | status, tag);
 }
 
 /*
  * The next message of @ep's ring to take, its header in *@h; NULL when
- * there is none, or when it is a request and @have_thread is false: a
- * request stays in the ring until a thread is free to run it, and so do
- * the messages behind it.
+ * there is none, when it is a request and @have_thread is false (a request
+ * stays in the ring until a thread is free to run it, and so do the
+ * messages behind it), or when it is a reply and this poll round has taken
+ * its share of replies (see poll_ep()).
  */
 static inline struct lxd_msg *next_msg(struct lxd_ep *ep, bool have_thread, uint64_t *h)
 {
-	struct lxd_msg *m = lxd_chan_try_recv(ep->ch);
+	struct lxd_msg *m = lxd_chan_peek(ep->ch, h);
 	if (!m)
 		return NULL;
-	*h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
-	if (!have_thread && !(lxd_hdr_op(*h) & (LXD_OP_REPLY | LXD_OP_CONTROL))) {
-		ep->ch->rx_head--; /* not taken after all */
+	uint32_t op = lxd_hdr_op(*h);
+	if (op & LXD_OP_REPLY) {
+		if (ep->replies_left == 0)
+			return NULL;
+		ep->replies_left--;
+	} else if (!have_thread && !(op & LXD_OP_CONTROL)) {
 		return NULL;
 	}
+	lxd_chan_take(ep->ch);
 	return m;
 }
 
@@ -350,6 +353,18 @@ static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 		return 1;
 	}
 	uint32_t start = s->taken;
+	/*
+	 * A round takes the replies of at most half the calls in flight (at
+	 * least one), even when more are waiting.  Taking every reply there is
+	 * wakes every caller at once: the peer, having answered them all, runs
+	 * dry while they make their next calls one by one, and the last
+	 * replies taken are those it is writing right then.  With half left in
+	 * flight it always has work, and the replies we read are older.  16
+	 * in flight: +12-15% calls/s (A/B in one run, near and far vCPUs),
+	 * 4 in flight +12-17%; 64 in flight (POLL_BUDGET is half of that
+	 * anyway) and 1 in flight unchanged.
+	 */
+	ep->replies_left = ep->st.outstanding > 1 ? ep->st.outstanding / 2 : 1;
 	/* One message at a time: a handler started inline may take threads
 	 * from the pool, so whether the next request can have one is only
 	 * known after the last has run. */

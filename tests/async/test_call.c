@@ -430,6 +430,54 @@ static void on_control(void *ctx, uint32_t op, uint32_t tag, const uint64_t w[7]
 	ctl_w0 = w[0];
 }
 
+/* ---- a poll round takes the replies of half the calls in flight ------------------------------- */
+
+static void share_body(void *arg)
+{
+	struct one_call *c = arg;
+	uint64_t in[7] = {c->v}, out[7] = {0};
+	c->rc = lxd_call(c->ep, OP_NULL, in, out);
+	c->got = out[0];
+}
+
+/*
+ * 16 calls in flight, all 16 replies waiting: a poll takes 8 of them,
+ * the next 4, then 2, 1, 1 (at least one).  The domain side is driven by
+ * hand from this thread, so the replies are all there before each poll.
+ */
+static void test_poll_takes_half_the_replies(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(32, 0, 0, false);
+	struct one_call c[16];
+	struct lxd_finish f = LXD_FINISH_INIT;
+	for (unsigned i = 0; i < 16; i++) {
+		c[i] = (struct one_call){.ep = &x->ep, .v = i};
+		assert_int_equal(lxd_async(&f, share_body, &c[i]), 0); /* sent, blocked */
+	}
+	struct lxd_chan *d = &x->pair->d;
+	struct lxd_msg *m;
+	unsigned n = 0;
+	while ((m = lxd_chan_try_recv(d))) {
+		uint64_t h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
+		uint64_t rep[7] = {m->w[0] + 100};
+		assert_int_equal(lxd_chan_try_send(d, LXD_OP_REPLY, lxd_hdr_tag(h), rep, 7), 0);
+		n++;
+	}
+	lxd_chan_release(d);
+	assert_int_equal(n, 16);
+	static const int expect[] = {8, 4, 2, 1, 1};
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(lxd_async_poll(), expect[i]);
+	assert_int_equal(lxd_async_poll(), 0);
+	assert_int_equal(lxd_finish(&f), 0);
+	for (unsigned i = 0; i < 16; i++) {
+		assert_int_equal(c[i].rc, 0);
+		assert_int_equal(c[i].got, i + 100);
+	}
+	fx_free(x, false);
+}
+
 static void test_control_messages(void **state)
 {
 	(void)state;
@@ -695,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_call_from_main_and_errors),
 		cmocka_unit_test(test_many_in_flight_out_of_order),
 		cmocka_unit_test(test_reverse_order_and_bogus_replies),
+		cmocka_unit_test(test_poll_takes_half_the_replies),
 		cmocka_unit_test(test_control_messages),
 		cmocka_unit_test(test_burst_served_around_a_blocked_handler),
 		cmocka_unit_test(test_return_values_across_switches),

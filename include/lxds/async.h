@@ -170,6 +170,11 @@ struct lxd_ep_config {
 	uint32_t nhandlers;         /* entries in @handlers (0: this side serves nothing) */
 	void *ctx;                  /* first argument of every handler */
 	unsigned max_outstanding;   /* calls in flight at once (0: the ring size) */
+	/* A poll round takes every reply waiting, not the replies of half the
+	 * calls in flight (see poll_ep()): for an endpoint whose callers do not
+	 * call again when answered (a batch's caller ends its requests and
+	 * finishes; the next call comes from elsewhere). */
+	bool take_all_replies;
 	lxd_control_fn control;     /* control messages (NULL: dropped and counted) */
 	void *control_ctx;
 };
@@ -204,6 +209,7 @@ struct lxd_ep {
 	unsigned max_outstanding;
 	unsigned handlers_active;
 	unsigned replies_left;     /* replies the current poll round may still take */
+	bool take_all_replies;     /* lxd_ep_config's */
 	struct lxd_thread *bp_credit, *bp_credit_tail; /* callers waiting for a credit and room */
 	struct lxd_thread *bp_room, *bp_room_tail;     /* replies and nested calls waiting for room */
 	struct lxd_ep_stats st;

@@ -176,7 +176,7 @@ static struct lxd_lane *lane_up(struct lxd_iso *iso)
 		goto fail_runtime;
 	rc = lxd_glue_attach(&l->g, &lxd_glue_iface_lxd_iso_kernel, &cfg);
 	/* The lane serves nothing: the domain's requests go on the main channel. */
-	struct lxd_ep_config lane_cfg = {.max_outstanding = LXD_LANE_SLOTS};
+	struct lxd_ep_config lane_cfg = {.max_outstanding = LXD_LANE_SLOTS, .take_all_replies = true};
 	if (!rc)
 		rc = lxd_ep_init(&l->ep, &l->ch, &lane_cfg);
 	if (rc)

@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ int lxd_ep_init(struct lxd_ep *ep, struct lxd_chan *ch, const struct lxd_ep_conf
 		ep->nhandlers = cfg->nhandlers;
 		ep->ctx = cfg->ctx;
 		ep->max_outstanding = cfg->max_outstanding;
+		ep->take_all_replies = cfg->take_all_replies;
 		ep->control = cfg->control;
 		ep->control_ctx = cfg->control_ctx;
 	}
@@ -364,7 +366,7 @@ static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 	 * 4 in flight +12-17%; 64 in flight (POLL_BUDGET is half of that
 	 * anyway) and 1 in flight unchanged.
 	 */
-	ep->replies_left = ep->st.outstanding > 1 ? ep->st.outstanding / 2 : 1;
+	ep->replies_left = ep->take_all_replies ? UINT_MAX : ep->st.outstanding > 1 ? ep->st.outstanding / 2 : 1;
 	/* One message at a time: a handler started inline may take threads
 	 * from the pool, so whether the next request can have one is only
 	 * known after the last has run. */

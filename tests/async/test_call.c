@@ -445,10 +445,16 @@ static void share_body(void *arg)
  * the next 4, then 2, 1, 1 (at least one).  The domain side is driven by
  * hand from this thread, so the replies are all there before each poll.
  */
-static void test_poll_takes_half_the_replies(void **state)
+static void poll_share(bool take_all, const int *expect, unsigned nexpect)
 {
-	(void)state;
 	struct fixture *x = fx_new(32, 0, 0, false);
+	if (take_all) {
+		/* The same endpoint, set up to take every reply a round finds. */
+		assert_int_equal(lxd_ep_fini(&x->ep), 0);
+		struct lxd_ep_config ec = {.handlers = handlers, .nhandlers = NOPS, .ctx = &x->ep,
+					   .take_all_replies = true};
+		assert_int_equal(lxd_ep_init(&x->ep, &x->pair->k, &ec), 0);
+	}
 	struct one_call c[16];
 	struct lxd_finish f = LXD_FINISH_INIT;
 	for (unsigned i = 0; i < 16; i++) {
@@ -466,8 +472,7 @@ static void test_poll_takes_half_the_replies(void **state)
 	}
 	lxd_chan_release(d);
 	assert_int_equal(n, 16);
-	static const int expect[] = {8, 4, 2, 1, 1};
-	for (unsigned i = 0; i < 5; i++)
+	for (unsigned i = 0; i < nexpect; i++)
 		assert_int_equal(lxd_async_poll(), expect[i]);
 	assert_int_equal(lxd_async_poll(), 0);
 	assert_int_equal(lxd_finish(&f), 0);
@@ -476,6 +481,21 @@ static void test_poll_takes_half_the_replies(void **state)
 		assert_int_equal(c[i].got, i + 100);
 	}
 	fx_free(x, false);
+}
+
+static void test_poll_takes_half_the_replies(void **state)
+{
+	(void)state;
+	static const int expect[] = {8, 4, 2, 1, 1};
+	poll_share(false, expect, 5);
+}
+
+/* An endpoint made with take_all_replies (a kernel lane) takes all 16 at once. */
+static void test_poll_takes_all_replies_when_asked(void **state)
+{
+	(void)state;
+	static const int expect[] = {16};
+	poll_share(true, expect, 1);
 }
 
 static void test_control_messages(void **state)
@@ -744,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_many_in_flight_out_of_order),
 		cmocka_unit_test(test_reverse_order_and_bogus_replies),
 		cmocka_unit_test(test_poll_takes_half_the_replies),
+		cmocka_unit_test(test_poll_takes_all_replies_when_asked),
 		cmocka_unit_test(test_control_messages),
 		cmocka_unit_test(test_burst_served_around_a_blocked_handler),
 		cmocka_unit_test(test_return_values_across_switches),

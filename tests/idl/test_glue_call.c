@@ -16,12 +16,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <cmocka.h>
 
 #include "lxds/glue.h"
 #include "lxds/util.h"
+#include "chan_fixture.h"
 
 enum { OP_ECHO, OP_FORGE_INLINE, OP_FORGE_BLOCK, NOPS };
 
@@ -29,7 +29,7 @@ enum { OP_ECHO, OP_FORGE_INLINE, OP_FORGE_BLOCK, NOPS };
 #define SLOTS 16u
 
 static struct {
-	void *map, *base, *chan_mem;
+	struct chan_fixture fx;
 	struct lxd_arena k_arena, d_arena; /* the kernel's and the peer's share of one mapping */
 	struct lxd_chan k, d;
 	struct lxd_cap_table caps;
@@ -101,16 +101,9 @@ static void *peer_main(void *arg)
 static int setup(void **state)
 {
 	(void)state;
-	T.map = mmap(NULL, ARENA_SIZE + LXD_ARENA_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(T.map != MAP_FAILED);
-	T.base = (void *)(((uintptr_t)T.map + LXD_ARENA_CHUNK - 1) & ~(uintptr_t)(LXD_ARENA_CHUNK - 1));
-	assert_int_equal(lxd_arena_init(&T.k_arena, T.base, ARENA_SIZE, 0, ARENA_SIZE / 2), 0);
-	assert_int_equal(lxd_arena_init(&T.d_arena, T.base, ARENA_SIZE, ARENA_SIZE / 2, ARENA_SIZE / 2), 0);
-	size_t len = lxd_chan_shm_size(SLOTS);
-	T.chan_mem = aligned_alloc(64, len);
-	assert_int_equal(lxd_chan_format(T.chan_mem, len, SLOTS), 0);
-	assert_int_equal(lxd_chan_attach(&T.k, T.chan_mem, len, SLOTS, LXD_SIDE_KERNEL), 0);
-	assert_int_equal(lxd_chan_attach(&T.d, T.chan_mem, len, SLOTS, LXD_SIDE_DOMAIN), 0);
+	chan_fixture_setup(&T.fx, ARENA_SIZE, SLOTS, &T.k, &T.d);
+	assert_int_equal(lxd_arena_init(&T.k_arena, T.fx.base, ARENA_SIZE, 0, ARENA_SIZE / 2), 0);
+	assert_int_equal(lxd_arena_init(&T.d_arena, T.fx.base, ARENA_SIZE, ARENA_SIZE / 2, ARENA_SIZE / 2), 0);
 	assert_int_equal(lxd_cap_init(&T.caps, 1), 0);
 	assert_int_equal(lxd_glue_init(&T.kg, NULL, &T.k_arena, &T.caps, 1), 0);
 	assert_int_equal(lxd_glue_init(&T.dg, NULL, &T.d_arena, &T.caps, 2), 0);
@@ -138,8 +131,7 @@ static int teardown(void **state)
 	lxd_cap_fini(&T.caps);
 	lxd_arena_fini(&T.k_arena);
 	lxd_arena_fini(&T.d_arena);
-	free(T.chan_mem);
-	munmap(T.map, ARENA_SIZE + LXD_ARENA_CHUNK);
+	chan_fixture_teardown(&T.fx);
 	return 0;
 }
 

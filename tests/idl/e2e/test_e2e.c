@@ -23,7 +23,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -33,6 +32,7 @@
 #include "toy_domain.h"
 #include "toy_driver.h"
 #include "toy_kernel.h"
+#include "../chan_fixture.h"
 
 extern const struct lxd_glue_iface lxd_glue_iface_toydev_kernel;
 
@@ -44,12 +44,12 @@ enum { T_TOY_DEV = 2, T_TOY_REQ = 3 };
 #define SLOTS 64u
 
 static struct {
-	void *map, *arena_mem;
+	struct chan_fixture fx;
+	void *arena_mem;
 	struct lxd_arena arena;
 	struct lxd_cap_table caps;
 	struct lxd_glue g;
 	struct lxd_ep ep;
-	void *chan_mem;
 	struct lxd_chan kch, dch;
 	void *glue_so, *drv_so;
 	struct toy_driver_report *drv;
@@ -80,16 +80,9 @@ static void serve_until(_Atomic int *flag)
 static int setup(void **state)
 {
 	(void)state;
-	/* The arena's base is chunk-aligned (64 KiB): map more and align. */
-	T.map = mmap(NULL, ARENA_SIZE + LXD_ARENA_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(T.map != MAP_FAILED);
-	T.arena_mem = (void *)(((uintptr_t)T.map + LXD_ARENA_CHUNK - 1) & ~(uintptr_t)(LXD_ARENA_CHUNK - 1));
+	chan_fixture_setup(&T.fx, ARENA_SIZE, SLOTS, &T.kch, &T.dch);
+	T.arena_mem = T.fx.base;
 	assert_int_equal(lxd_arena_init(&T.arena, T.arena_mem, ARENA_SIZE, 0, ARENA_SIZE / 2), 0);
-	size_t len = lxd_chan_shm_size(SLOTS);
-	T.chan_mem = aligned_alloc(64, len);
-	assert_int_equal(lxd_chan_format(T.chan_mem, len, SLOTS), 0);
-	assert_int_equal(lxd_chan_attach(&T.kch, T.chan_mem, len, SLOTS, LXD_SIDE_KERNEL), 0);
-	assert_int_equal(lxd_chan_attach(&T.dch, T.chan_mem, len, SLOTS, LXD_SIDE_DOMAIN), 0);
 
 	assert_int_equal(lxd_cap_init(&T.caps, 1), 0);
 	assert_int_equal(lxd_glue_init(&T.g, NULL, &T.arena, &T.caps, 1), 0);
@@ -139,8 +132,7 @@ static int teardown(void **state)
 	lxd_arena_fini(&T.arena);
 	dlclose(T.drv_so);
 	dlclose(T.glue_so);
-	free(T.chan_mem);
-	munmap(T.map, ARENA_SIZE + LXD_ARENA_CHUNK);
+	chan_fixture_teardown(&T.fx);
 	return 0;
 }
 

@@ -41,6 +41,8 @@
 #define LXD_GLUE_MIN_BLOCK_WORDS 64u
 /* Reply w0 flag of a spilled call: the reply is in the message (see above). */
 #define LXD_GLUE_REPLY_INLINE (1ull << 63)
+/* Words such a reply holds at most: the message's, less w0. */
+#define LXD_GLUE_REPLY_INLINE_WORDS (LXD_MSG_WORDS - 1)
 
 /* ---- the marshalling buffer ------------------------------------------------------------ */
 

@@ -64,7 +64,7 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 	if (out[0] & LXD_GLUE_REPLY_INLINE) {
 		/* A short reply came in the message itself (see lxd_glue_reply). */
 		uint64_t n = out[0] & ~LXD_GLUE_REPLY_INLINE;
-		if (n > LXD_MSG_WORDS - 1)
+		if (n > LXD_GLUE_REPLY_INLINE_WORDS)
 			return -EPROTO;
 		lxd_glue_reader(rep, rep->inl, (uint32_t)n); /* clears inl: copy after */
 		memcpy(rep->inl, &out[1], (size_t)n * 8);
@@ -116,7 +116,7 @@ int lxd_glue_reply(struct lxd_glue *g, const struct lxd_glue_buf *rd, bool spill
 		memcpy(out, wr->w, (size_t)wr->n * 8);
 		return 0;
 	}
-	if (wr->n <= LXD_MSG_WORDS - 1) {
+	if (wr->n <= LXD_GLUE_REPLY_INLINE_WORDS) {
 		/* Short enough for the reply message: the caller reads it from the
 		 * line it must read anyway, not from the block (one cache-line
 		 * transfer fewer per call, on the caller's critical path). */

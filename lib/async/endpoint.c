@@ -366,7 +366,10 @@ static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 	 * 4 in flight +12-17%; 64 in flight (POLL_BUDGET is half of that
 	 * anyway) and 1 in flight unchanged.
 	 */
-	ep->replies_left = ep->take_all_replies ? UINT_MAX : ep->st.outstanding > 1 ? ep->st.outstanding / 2 : 1;
+	if (ep->take_all_replies)
+		ep->replies_left = UINT_MAX;
+	else
+		ep->replies_left = ep->st.outstanding > 1 ? ep->st.outstanding / 2 : 1;
 	/* One message at a time: a handler started inline may take threads
 	 * from the pool, so whether the next request can have one is only
 	 * known after the last has run. */

@@ -124,7 +124,7 @@ static void blk_json(void **state)
 		skip();
 	struct run_result r;
 	lxds_run(&r, "bench", "blk", "--json", "--quiet", "--rounds", "1", "--runtime", "1", "--qd", "1,32",
-		 "--engine", engine, (char *)NULL);
+		 "--clocksource", "clock_gettime", "--engine", engine, (char *)NULL);
 	if (r.status)
 		fprintf(stderr, "%s", r.err);
 	assert_int_equal(r.status, 0);
@@ -135,6 +135,8 @@ static void blk_json(void **state)
 	assert_key(r.out, "ratio_qd32", false);
 	assert_key(r.out, "ratio_qd1", false);
 	assert_key(r.out, "atc19_ratio", true);
+	/* Every fio run was told the clock asked for (both modes alike). */
+	assert_non_null(strstr(r.out, "\"fio_clocksource\": \"clock_gettime\""));
 	run_free(&r);
 }
 
@@ -144,6 +146,9 @@ static void blk_bad_options(void **state)
 	expect_error("--qd takes a list", "bench", "blk", "--qd", "0", (char *)NULL);
 	expect_error("--qd takes a list", "bench", "blk", "--qd", "1,,2", (char *)NULL);
 	expect_error("option --runtime", "bench", "blk", "--runtime", "-1", (char *)NULL);
+	expect_error("--clocksource takes cpu, clock_gettime or gettimeofday", "bench", "blk", "--clocksource",
+		     "tsc", (char *)NULL);
+	expect_error("--clocksource takes cpu", "bench", "blk", "--clocksource", (char *)NULL);
 	expect_error("fio engine /nonexistent/lxds_fio.so", "bench", "blk", "--engine", "/nonexistent/lxds_fio.so",
 		     (char *)NULL);
 	if (engine && *engine) {

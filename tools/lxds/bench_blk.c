@@ -17,11 +17,21 @@
  * isolated driver's lane may carry the run in one message; natively the
  * same plug costs nothing.  The plain cases (batch 1) stay the headline.
  *
+ * fio's clock: every run gets the same --clocksource.  Left to itself, fio
+ * picks "cpu" (the TSC) only if a short calibration against the system
+ * clock passes, and on a noisy VM that is a coin toss per process: a run on
+ * clock_gettime makes ~40 ns more clock work per I/O (here 3.4 against 4.0 M
+ * IOPS natively), so two runs of one mode differed by 17% and a ratio by as
+ * much, depending on which mode drew which clock.  Default: "cpu" when the
+ * CPU says its TSC is invariant (what fio itself requires of it), else
+ * clock_gettime; --clocksource overrides.  (docs/evaluation.md)
+ *
  * Before the rounds, each mode is loaded once in this process: a bad
  * parameter fails early with the kernel's message, and a mode that cannot
  * load (-ENOSYS: isolation not built yet) is n/a without running fio.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -49,6 +59,7 @@ struct blk_opts {
 	unsigned long runtime, bs, batch;
 	unsigned qd[MAX_QDS], nqd;
 	const char *engine, *fio;
+	const char *clocksource; /* fio's --clocksource, the same for every run */
 };
 
 /* One fio configuration, run native and isolated. */
@@ -69,6 +80,18 @@ static int parse_qds(const char *v, struct blk_opts *o)
 		p = *end ? end + 1 : end;
 	}
 	return o->nqd ? 0 : -1;
+}
+
+static const char *const clocksources[] = {"cpu", "clock_gettime", "gettimeofday"};
+
+/* "cpu" when the TSC is invariant (CPUID 0x80000007 EDX bit 8: it ticks at a
+ * constant rate in every power state, which fio needs of it), else clock_gettime. */
+static const char *default_clocksource(void)
+{
+	unsigned a, b, c, d;
+	if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)))
+		return "cpu";
+	return "clock_gettime";
 }
 
 static int take_opt(void *ctx, int argc, char **argv, int *i)
@@ -97,6 +120,15 @@ static int take_opt(void *ctx, int argc, char **argv, int *i)
 			return -1;
 		}
 		*(a[2] == 'e' ? &o->engine : &o->fio) = v;
+	} else if (!strcmp(a, "--clocksource")) {
+		o->clocksource = NULL;
+		for (size_t k = 0; v && k < sizeof(clocksources) / sizeof(clocksources[0]); k++)
+			if (!strcmp(v, clocksources[k]))
+				o->clocksource = clocksources[k];
+		if (!o->clocksource) {
+			fprintf(stderr, "lxds bench blk: --clocksource takes cpu, clock_gettime or gettimeofday\n");
+			return -1;
+		}
 	} else {
 		return 0;
 	}
@@ -164,7 +196,7 @@ static int run_fio(const struct blk_opts *o, const struct bench_opts *bo, enum l
 		   const struct blk_case *c, double *iops)
 {
 	char a_engine[PATH_MAX + 32], a_driver[128], a_mode[32], a_params[600], a_bs[32], a_qd[32], a_rt[32],
-		a_cpu[32], params[512], a_bsub[48], a_bcmp[48];
+		a_cpu[32], params[512], a_bsub[48], a_bcmp[48], a_clock[48];
 	unsigned qd = c->qd;
 	snprintf(a_engine, sizeof(a_engine), "--ioengine=external:%s", o->engine);
 	snprintf(a_driver, sizeof(a_driver), "--lxds_driver=%s", o->drv.driver);
@@ -177,9 +209,10 @@ static int run_fio(const struct blk_opts *o, const struct bench_opts *bo, enum l
 	snprintf(a_cpu, sizeof(a_cpu), "--cpus_allowed=%d", bo->cpu[0]);
 	snprintf(a_bsub, sizeof(a_bsub), "--iodepth_batch_submit=%u", c->batch);
 	snprintf(a_bcmp, sizeof(a_bcmp), "--iodepth_batch_complete_min=%u", c->batch);
+	snprintf(a_clock, sizeof(a_clock), "--clocksource=%s", o->clocksource ? o->clocksource : default_clocksource());
 	char *argv[] = {(char *)o->fio, "--output-format=json", "--eta=never", "--name=lxds", a_engine, a_driver,
 			a_mode, a_bs, a_qd, a_rt, a_cpu, "--rw=randread", "--time_based", "--norandommap",
-			"--randrepeat=0", a_bsub, a_bcmp, params[0] ? a_params : NULL, NULL};
+			"--randrepeat=0", a_bsub, a_bcmp, a_clock, params[0] ? a_params : NULL, NULL};
 
 	char outname[] = "/tmp/lxds-bench-blk-XXXXXX", errname[] = "/tmp/lxds-bench-blk-XXXXXX";
 	int out = mkstemp(outname), err = mkstemp(errname);
@@ -265,12 +298,16 @@ int lxd_bench_blk(int argc, char **argv)
 		       "  --runtime S       seconds per fio run (default 2)\n"
 		       "  --bs B            block size (default 4096)\n"
 		       "  --engine PATH     lxds_fio.so (default $LXDS_FIO_ENGINE, else the build's)\n"
-		       "  --fio PATH        the fio binary (default fio)\n");
+		       "  --fio PATH        the fio binary (default fio)\n"
+		       "  --clocksource C   fio's clock for every run: cpu, clock_gettime or gettimeofday\n"
+		       "                    (default cpu when the TSC is invariant, else clock_gettime)\n");
 	if (rc)
 		return rc - 1;
 	char engine[PATH_MAX];
 	if (find_engine(&o, engine, sizeof(engine), false))
 		return 1;
+	if (!o.clocksource)
+		o.clocksource = default_clocksource();
 
 	/* Preflight: each mode loads here once (clear errors; n/a without running fio). */
 	static const enum lxd_module_mode modes[2] = {LXD_MODULE_NATIVE, LXD_MODULE_ISOLATED};
@@ -345,6 +382,7 @@ int lxd_bench_blk(int argc, char **argv)
 		json_num(stdout, "bs", (double)o.bs);
 		json_num(stdout, "runtime_s", (double)o.runtime);
 		json_num(stdout, "rounds", bo.rounds);
+		json_str(stdout, "fio_clocksource", o.clocksource);
 		for (unsigned q = 0; q < ncase; q++) {
 			if (cases[q].batch > 1)
 				snprintf(sfx, sizeof(sfx), "qd%u_batch%u", cases[q].qd, cases[q].batch);
@@ -362,8 +400,8 @@ int lxd_bench_blk(int argc, char **argv)
 		json_end(stdout);
 		return 0;
 	}
-	printf("%s under fio, %lu-byte random reads, %u rounds of %lu s per case (medians)\n\n", o.drv.driver,
-	       o.bs, bo.rounds, o.runtime);
+	printf("%s under fio, %lu-byte random reads, %u rounds of %lu s per case (medians), fio clock %s\n\n",
+	       o.drv.driver, o.bs, bo.rounds, o.runtime, o.clocksource);
 	printf("%-6s %6s %14s %14s %10s\n", "qd", "batch", "native", "isolated", "ratio");
 	for (unsigned q = 0; q < ncase; q++) {
 		char a[32], b[32], c[32];

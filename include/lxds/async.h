@@ -198,6 +198,21 @@ struct lxd_ep_stats {
  * Joins one fIPC channel to this OS thread's runtime.  The caller owns the
  * memory; the fields are the runtime's.
  */
+/*
+ * A reply callback (lxd_call_cb): @result is the handler's 0 or -errno
+ * (-EIO once the peer died, when @w is NULL), @w the reply's words.
+ */
+typedef void (*lxd_reply_fn)(void *arg, int result, const uint64_t w[LXD_MSG_WORDS]);
+
+/* Callback calls one endpoint may have in flight at once. */
+#define LXD_EP_CALLBACKS 32u
+
+struct lxd_ep_callback {
+	lxd_reply_fn fn;
+	void *arg;
+	uint16_t seq; /* of the call in flight in this slot: a stale reply is seen */
+};
+
 struct lxd_ep {
 	struct lxd_chan *ch;
 	struct lxd_sched *sched;
@@ -212,6 +227,8 @@ struct lxd_ep {
 	bool take_all_replies;     /* lxd_ep_config's */
 	struct lxd_thread *bp_credit, *bp_credit_tail; /* callers waiting for a credit and room */
 	struct lxd_thread *bp_room, *bp_room_tail;     /* replies and nested calls waiting for room */
+	uint32_t cb_free;                              /* bit i: cb[i] is free */
+	struct lxd_ep_callback cb[LXD_EP_CALLBACKS];   /* callback calls in flight */
 	struct lxd_ep_stats st;
 };
 
@@ -247,6 +264,24 @@ int lxd_ep_fini(struct lxd_ep *ep);
  */
 int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 	     uint64_t out[LXD_MSG_WORDS]);
+
+/*
+ * Call rpc @op like lxd_call(), but without a thread waiting for the
+ * answer: @done(@arg, result, reply words) runs inside the poll that takes
+ * the reply, on this OS thread (from lxd_async_poll(), lxd_poll() and the
+ * like, never from lxd_call_cb() itself), and must not block; it may make
+ * more calls.  When the peer dies, each pending callback runs once with
+ * -EIO and NULL words, at the next poll (or in lxd_ep_fini()).  For a
+ * caller that would only wake up to hand the reply on (a block driver's
+ * completions): no thread to start, switch to and finish per call.
+ * Never waits: returns 0 once sent, -EAGAIN when the call cannot go now
+ * (ring full, max_outstanding calls or LXD_EP_CALLBACKS callbacks in
+ * flight; nothing was sent: poll, or wait in lxd_call()), -EIO once the
+ * peer is dead, -EINVAL for a NULL @done, an @op above LXD_RPC_MAX or a
+ * foreign endpoint, -ENXIO without a runtime.
+ */
+int lxd_call_cb(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS], lxd_reply_fn done,
+		void *arg);
 
 /*
  * One round of dispatch without waiting: poll every endpoint once, then run

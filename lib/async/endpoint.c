@@ -29,6 +29,13 @@
 #include "internal.h"
 #include "lxds/util.h"
 
+#define CB_ALL ((uint32_t)((1ull << LXD_EP_CALLBACKS) - 1))
+_Static_assert(LXD_EP_CALLBACKS <= 32, "cb_free is a 32-bit map");
+_Static_assert(LXD_ASYNC_MAX_STACKS < LXD_TAG_CALLBACK, "thread indices stay below the callback bit");
+
+static void fail_callbacks(struct lxd_ep *ep);
+static void on_callback_reply(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h, const struct lxd_msg *m);
+
 /* ---- set-up -------------------------------------------------------------------------- */
 
 int lxd_ep_init(struct lxd_ep *ep, struct lxd_chan *ch, const struct lxd_ep_config *cfg)
@@ -41,6 +48,7 @@ int lxd_ep_init(struct lxd_ep *ep, struct lxd_chan *ch, const struct lxd_ep_conf
 	if (s->neps >= LXD_ASYNC_MAX_EPS)
 		return -ENOSPC;
 	memset(ep, 0, sizeof(*ep));
+	ep->cb_free = CB_ALL;
 	ep->ch = ch;
 	ep->sched = s;
 	if (cfg) {
@@ -63,6 +71,8 @@ int lxd_ep_fini(struct lxd_ep *ep)
 	struct lxd_sched *s = lxd__sched;
 	if (!ep || !s || ep->sched != s)
 		return -EINVAL;
+	if (ep->st.dead)
+		fail_callbacks(ep); /* whoever waits on them hears of it before the endpoint goes */
 	if (!ep->st.dead && (ep->st.outstanding || ep->handlers_active || ep->bp_credit || ep->bp_room))
 		return -EBUSY;
 	for (unsigned i = 0; i < s->neps; i++)
@@ -189,6 +199,41 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 	return lxd__block(s, t);
 }
 
+int lxd_call_cb(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS], lxd_reply_fn done,
+		void *arg)
+{
+	struct lxd_sched *s = lxd__sched;
+	if (lxd_unlikely(!s))
+		return -ENXIO;
+	if (lxd_unlikely(!ep || ep->sched != s || op > LXD_RPC_MAX || !done))
+		return -EINVAL;
+	/* Dead: say so, but leave the pending callbacks to the poll (callbacks
+	 * never run inside this call, whose caller may be in the middle of
+	 * something they touch). */
+	if (ep->st.dead || lxd_chan_is_dead(ep->ch))
+		return -EIO;
+	struct lxd_msg *m;
+	if (!ep->cb_free || ep->st.outstanding >= ep->max_outstanding || !(m = lxd_chan_try_reserve(ep->ch))) {
+		ep->st.backpressure++;
+		return -EAGAIN;
+	}
+	unsigned slot = (unsigned)__builtin_ctz(ep->cb_free);
+	struct lxd_ep_callback *c = &ep->cb[slot];
+	ep->cb_free &= ~(1u << slot);
+	c->fn = done;
+	c->arg = arg;
+	c->seq++;
+	uint32_t tag = (LXD_TAG_CALLBACK | slot) | (uint32_t)c->seq << 16;
+	if (in)
+		memcpy(m->w, in, sizeof(m->w));
+	else
+		memset(m->w, 0, sizeof(m->w));
+	lxd_chan_publish_msg(ep->ch, m, op, tag);
+	ep->st.outstanding++;
+	ep->st.calls++;
+	return 0;
+}
+
 /* ---- the dispatcher ---------------------------------------------------------------------------- */
 
 /*
@@ -204,6 +249,10 @@ static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h, const s
 	uint32_t op = lxd_hdr_op(h), tag = lxd_hdr_tag(h);
 	uint32_t idx = LXD_TAG_INDEX(tag);
 	uint16_t seq = LXD_TAG_SEQ(tag);
+	if (idx & LXD_TAG_CALLBACK) {
+		on_callback_reply(s, ep, h, m);
+		return;
+	}
 	struct lxd_thread *t = idx < s->nthreads ? &s->threads[idx] : NULL;
 	if (!t || !t->waiting_reply || t->wait_ep != ep || t->seq != seq) {
 		if (t && t->seq == seq && !t->waiting_reply)
@@ -222,6 +271,44 @@ static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h, const s
 	lxd__wake(s, t);
 	if (ep->bp_credit)
 		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
+}
+
+/* A reply to lxd_call_cb(): run its callback, once. */
+static void on_callback_reply(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h, const struct lxd_msg *m)
+{
+	uint32_t op = lxd_hdr_op(h), tag = lxd_hdr_tag(h);
+	uint32_t slot = LXD_TAG_INDEX(tag) & ~LXD_TAG_CALLBACK;
+	uint16_t seq = LXD_TAG_SEQ(tag);
+	if (slot >= LXD_EP_CALLBACKS || ep->cb[slot].seq != seq || (ep->cb_free & (1u << slot))) {
+		if (slot < LXD_EP_CALLBACKS && ep->cb[slot].seq == seq)
+			ep->st.replies_dup++;
+		else
+			ep->st.replies_unknown++;
+		return;
+	}
+	/* The words are copied before anything runs: the slot goes back to the
+	 * peer at the end of the round, and the callback may call again. */
+	uint64_t w[LXD_MSG_WORDS];
+	memcpy(w, m->w, sizeof(w));
+	struct lxd_ep_callback c = ep->cb[slot];
+	ep->cb_free |= 1u << slot;
+	ep->st.outstanding--;
+	ep->st.replies++;
+	if (ep->bp_credit)
+		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
+	uint32_t status = op & LXD_RPC_MAX;
+	c.fn(c.arg, status ? -(int)status : 0, w);
+}
+
+/* The peer died: every callback still pending runs now with -EIO. */
+static void fail_callbacks(struct lxd_ep *ep)
+{
+	while (ep->cb_free != CB_ALL) {
+		unsigned slot = (unsigned)__builtin_ctz(~ep->cb_free);
+		struct lxd_ep_callback c = ep->cb[slot];
+		ep->cb_free |= 1u << slot; /* first: the callback may look at the endpoint */
+		c.fn(c.arg, -EIO, NULL);
+	}
 }
 
 static void on_control(struct lxd_ep *ep, uint64_t h, const struct lxd_msg *m)
@@ -348,10 +435,14 @@ static void serve_main(void *arg)
 
 static unsigned poll_ep(struct lxd_sched *s, struct lxd_ep *ep)
 {
-	if (ep->st.dead)
+	if (ep->st.dead) {
+		if (lxd_unlikely(ep->cb_free != CB_ALL))
+			fail_callbacks(ep); /* killed outside a poll (ep_dead() in lxd_call) */
 		return 0;
+	}
 	if (lxd_chan_is_dead(ep->ch)) {
 		ep_kill(s, ep);
+		fail_callbacks(ep);
 		return 1;
 	}
 	uint32_t start = s->taken;

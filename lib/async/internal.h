@@ -51,6 +51,9 @@ enum lxd_thread_state {
 /* Tag of a request: thread index in the low 16 bits, that thread's call
  * sequence number in the high 16 (so a stale or repeated reply is seen). */
 #define LXD_TAG_INDEX(tag) ((tag) & 0xffffu)
+/* An index with this bit names a callback slot of the endpoint
+ * (lxd_call_cb), not a thread: thread indices stay below LXD_ASYNC_MAX_STACKS. */
+#define LXD_TAG_CALLBACK 0x8000u
 #define LXD_TAG_SEQ(tag) ((uint16_t)((tag) >> 16))
 
 struct lxd_thread {

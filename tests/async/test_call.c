@@ -671,6 +671,199 @@ static void *killer_main(void *arg)
 	return NULL;
 }
 
+/* ---- callback calls (lxd_call_cb) -------------------------------------------------------- */
+
+struct cb_rec {
+	unsigned runs;
+	int result;
+	bool had_words;
+	uint64_t w0;
+};
+
+static void cb_note(void *arg, int result, const uint64_t w[LXD_MSG_WORDS])
+{
+	struct cb_rec *r = arg;
+	r->runs++;
+	r->result = result;
+	r->had_words = w != NULL;
+	r->w0 = w ? w[0] : 0;
+}
+
+/* The domain side by hand: answer every request waiting with @status and w[0] + 100. */
+/* Poll until a round takes nothing; how many messages were taken. */
+static int poll_dry(void)
+{
+	int taken = 0, got;
+	while ((got = lxd_async_poll()) > 0)
+		taken += got; /* a round takes a share of the replies (see poll_share) */
+	return taken;
+}
+
+static unsigned answer_all(struct lxd_chan *d, uint32_t status)
+{
+	struct lxd_msg *m;
+	unsigned n = 0;
+	while ((m = lxd_chan_try_recv(d))) {
+		uint64_t h = atomic_load_explicit(&m->hdr, memory_order_relaxed);
+		uint64_t rep[7] = {m->w[0] + 100};
+		assert_int_equal(lxd_chan_try_send(d, LXD_OP_REPLY | status, lxd_hdr_tag(h), rep, 7), 0);
+		n++;
+	}
+	lxd_chan_release(d);
+	return n;
+}
+
+/* Each callback runs once, in the poll that takes its reply, with its own words. */
+static void test_callback_calls(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(64, 0, 0, false);
+	struct cb_rec r[LXD_EP_CALLBACKS + 1];
+	memset(r, 0, sizeof(r));
+	for (unsigned i = 0; i < LXD_EP_CALLBACKS; i++) {
+		uint64_t in[7] = {i};
+		assert_int_equal(lxd_call_cb(&x->ep, OP_ADD, in, cb_note, &r[i]), 0);
+	}
+	/* Every callback slot is taken: the next call cannot go, and nothing was sent. */
+	uint64_t in[7] = {999};
+	assert_int_equal(lxd_call_cb(&x->ep, OP_ADD, in, cb_note, &r[LXD_EP_CALLBACKS]), -EAGAIN);
+	assert_int_equal(lxd_call_cb(&x->ep, OP_ADD, in, NULL, NULL), -EINVAL);
+	assert_int_equal(lxd_call_cb(&x->ep, LXD_RPC_MAX + 1, in, cb_note, &r[0]), -EINVAL);
+	for (unsigned i = 0; i < LXD_EP_CALLBACKS; i++)
+		assert_int_equal(r[i].runs, 0); /* nothing runs before a poll */
+	assert_int_equal(answer_all(&x->pair->d, 0), LXD_EP_CALLBACKS);
+	assert_int_equal(poll_dry(), LXD_EP_CALLBACKS);
+	for (unsigned i = 0; i < LXD_EP_CALLBACKS; i++) {
+		assert_int_equal(r[i].runs, 1);
+		assert_int_equal(r[i].result, 0);
+		assert_true(r[i].had_words);
+		assert_int_equal(r[i].w0, i + 100);
+	}
+	/* Slots are reused; an error status arrives as -errno. */
+	assert_int_equal(lxd_call_cb(&x->ep, OP_ADD, in, cb_note, &r[LXD_EP_CALLBACKS]), 0);
+	assert_int_equal(answer_all(&x->pair->d, EPERM), 1);
+	assert_int_equal(poll_dry(), 1);
+	assert_int_equal(r[LXD_EP_CALLBACKS].runs, 1);
+	assert_int_equal(r[LXD_EP_CALLBACKS].result, -EPERM);
+	struct lxd_ep_stats st;
+	lxd_ep_stats(&x->ep, &st);
+	assert_int_equal(st.calls, LXD_EP_CALLBACKS + 1);
+	assert_int_equal(st.replies, LXD_EP_CALLBACKS + 1);
+	assert_int_equal(st.outstanding, 0);
+	fx_free(x, false);
+}
+
+/* A forged or repeated reply to a callback slot runs nothing. */
+static void test_callback_bogus_replies(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(64, 0, 0, false);
+	struct cb_rec r = {0};
+	struct lxd_chan *d = &x->pair->d;
+	assert_int_equal(lxd_call_cb(&x->ep, OP_ADD, NULL, cb_note, &r), 0);
+	struct lxd_msg *m = lxd_chan_try_recv(d);
+	assert_non_null(m);
+	uint32_t tag = lxd_hdr_tag(atomic_load_explicit(&m->hdr, memory_order_relaxed));
+	lxd_chan_release(d);
+	uint64_t rep[7] = {7};
+	assert_int_equal(lxd_chan_try_send(d, LXD_OP_REPLY, tag + (1u << 16), rep, 7), 0); /* stale seq */
+	assert_int_equal(lxd_chan_try_send(d, LXD_OP_REPLY, 0x8000u | 31u | 5u << 16, rep, 7), 0); /* idle slot */
+	assert_int_equal(lxd_chan_try_send(d, LXD_OP_REPLY, 0x8000u | 0x4000u, rep, 7), 0); /* no such slot */
+	assert_int_equal(lxd_chan_try_send(d, LXD_OP_REPLY, tag, rep, 7), 0);              /* the real one */
+	assert_int_equal(lxd_chan_try_send(d, LXD_OP_REPLY, tag, rep, 7), 0);              /* again */
+	assert_int_equal(poll_dry(), 5);
+	assert_int_equal(r.runs, 1);
+	assert_int_equal(r.w0, 7);
+	struct lxd_ep_stats st;
+	lxd_ep_stats(&x->ep, &st);
+	assert_int_equal(st.replies, 1);
+	assert_int_equal(st.replies_unknown, 3);
+	assert_int_equal(st.replies_dup, 1);
+	assert_int_equal(st.outstanding, 0);
+	fx_free(x, false);
+}
+
+/* A callback may call again; once max_outstanding calls are in flight, -EAGAIN. */
+struct chain {
+	struct lxd_ep *ep;
+	unsigned left, runs;
+};
+
+static void cb_chain(void *arg, int result, const uint64_t w[LXD_MSG_WORDS])
+{
+	struct chain *c = arg;
+	(void)w;
+	assert_int_equal(result, 0);
+	c->runs++;
+	if (c->left) {
+		c->left--;
+		assert_int_equal(lxd_call_cb(c->ep, OP_NULL, NULL, cb_chain, c), 0);
+	}
+}
+
+static void test_callback_calls_again_and_credit(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(64, 2, 0, false); /* at most 2 calls in flight */
+	struct chain c = {&x->ep, 3, 0};
+	struct cb_rec r = {0};
+	assert_int_equal(lxd_call_cb(&x->ep, OP_NULL, NULL, cb_chain, &c), 0);
+	assert_int_equal(lxd_call_cb(&x->ep, OP_NULL, NULL, cb_note, &r), 0);
+	assert_int_equal(lxd_call_cb(&x->ep, OP_NULL, NULL, cb_note, &r), -EAGAIN); /* no credit */
+	for (unsigned round = 0; round < 8 && c.runs < 4; round++) {
+		answer_all(&x->pair->d, 0);
+		poll_dry();
+	}
+	assert_int_equal(c.runs, 4);
+	assert_int_equal(r.runs, 1);
+	fx_free(x, false);
+}
+
+/* The peer dies: each pending callback runs once with -EIO and no words, in
+ * the next poll, not inside the call that finds the peer dead. */
+static void test_callback_peer_death(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(64, 0, 0, false);
+	struct cb_rec r[3];
+	memset(r, 0, sizeof(r));
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(lxd_call_cb(&x->ep, OP_NULL, NULL, cb_note, &r[i]), 0);
+	lxd_chan_mark_dead(&x->pair->k);
+	assert_int_equal(lxd_call_cb(&x->ep, OP_NULL, NULL, cb_note, &r[0]), -EIO);
+	assert_int_equal(r[0].runs, 0);
+	assert_int_equal(lxd_call(&x->ep, OP_NULL, NULL, NULL), -EIO); /* the endpoint is killed here... */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(r[i].runs, 0);                        /* ...and no callback ran yet */
+	lxd_async_poll();
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(r[i].runs, 1);
+		assert_int_equal(r[i].result, -EIO);
+		assert_false(r[i].had_words);
+	}
+	lxd_async_poll();
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(r[i].runs, 1); /* exactly once */
+	fx_free(x, false);
+}
+
+/* An endpoint detached after its peer died runs the callbacks still pending. */
+static void test_callback_fini_after_death(void **state)
+{
+	(void)state;
+	struct fixture *x = fx_new(64, 0, 0, false);
+	struct cb_rec r = {0};
+	assert_int_equal(lxd_call_cb(&x->ep, OP_NULL, NULL, cb_note, &r), 0);
+	assert_int_equal(lxd_ep_fini(&x->ep), -EBUSY); /* alive: a call is in flight */
+	lxd_chan_mark_dead(&x->pair->k);
+	assert_int_equal(lxd_call(&x->ep, OP_NULL, NULL, NULL), -EIO);
+	assert_int_equal(lxd_ep_fini(&x->ep), 0);
+	assert_int_equal(r.runs, 1);
+	assert_int_equal(r.result, -EIO);
+	assert_int_equal(lxd_ep_init(&x->ep, &x->pair->k, NULL), 0); /* for fx_free */
+	fx_free(x, false);
+}
+
 static void test_peer_death_fails_calls_in_flight(void **state)
 {
 	(void)state;
@@ -770,6 +963,11 @@ int main(void)
 		cmocka_unit_test(test_return_values_across_switches),
 		cmocka_unit_test(test_nested_two_way_calls),
 		cmocka_unit_test(test_backpressure_tiny_ring),
+		cmocka_unit_test(test_callback_calls),
+		cmocka_unit_test(test_callback_bogus_replies),
+		cmocka_unit_test(test_callback_calls_again_and_credit),
+		cmocka_unit_test(test_callback_peer_death),
+		cmocka_unit_test(test_callback_fini_after_death),
 		cmocka_unit_test(test_peer_death_fails_calls_in_flight),
 		cmocka_unit_test(test_peer_death_fails_waiting_senders),
 		cmocka_unit_test(test_endpoint_misuse),

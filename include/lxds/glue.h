@@ -316,6 +316,35 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 void lxd_glue_call_done(struct lxd_glue *g, struct lxd_glue_buf *req, struct lxd_glue_buf *rep);
 
 /*
+ * A call answered by a callback (the runtime's lxd_call_cb) instead of a
+ * waiting thread.  @done(@arg, err, rep) runs in the poll that takes the
+ * reply: err 0 and @rep a reader over the reply (valid during the callback
+ * only), or err the callee's -errno, -EIO (the peer died) or -EPROTO (a
+ * reply that does not fit its block), with @rep NULL.
+ */
+typedef void (*lxd_glue_done_fn)(void *arg, int err, struct lxd_glue_buf *rep);
+
+/* What a callback call holds until its reply: the caller's memory, untouched until @done ran. */
+struct lxd_glue_pending {
+	struct lxd_glue *g;
+	uint64_t *blk;      /* the spill block (NULL: an inline call), freed after @done */
+	uint32_t cap;       /* its words */
+	bool spilled;
+	lxd_glue_done_fn done;
+	void *arg;
+};
+
+/*
+ * Send @req like lxd_glue_call(), the reply to go to @done (see above).
+ * On 0 the spill block moved to @pc (finish @req with lxd_glue_buf_fini()
+ * at once).  -EAGAIN: it cannot go now (ring full, too many in flight):
+ * nothing was sent and @req is as it was, so the caller may wait with
+ * lxd_glue_call() instead.  Other -errno as lxd_glue_call() fails.
+ */
+int lxd_glue_call_cb(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, bool spilled,
+		     uint32_t reply_words, struct lxd_glue_pending *pc, lxd_glue_done_fn done, void *arg);
+
+/*
  * Callee: a reader over the request in @in (a private copy of the
  * message).  For a spilled request the block is checked to lie in the
  * arena.  Returns 0, or -EPROTO / -ERANGE for a malformed request.

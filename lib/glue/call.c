@@ -11,11 +11,14 @@
 
 #include "lxds/glue.h"
 
-int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, bool spilled,
-		  uint32_t reply_words, struct lxd_glue_buf *rep)
+/*
+ * The request's message words: the request itself (inline rpcs), or the
+ * spill block's word and length, after moving the request into a block of
+ * the arena big enough for the reply too.
+ */
+static int request_words(struct lxd_glue *g, struct lxd_glue_buf *req, bool spilled, uint32_t reply_words,
+			 uint64_t in[LXD_MSG_WORDS])
 {
-	uint64_t in[LXD_MSG_WORDS] = { 0 }, out[LXD_MSG_WORDS] = { 0 };
-	lxd_glue_reader(rep, rep->inl, 0);
 	if (req->err)
 		return req->err;
 	if (!g || !g->ep)
@@ -24,12 +27,6 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 		if (req->n > LXD_MSG_WORDS)
 			return -EMSGSIZE; /* the generator promised it fits */
 		memcpy(in, req->w, (size_t)req->n * 8);
-		g->st.calls_inline++;
-		int rc = lxd_call(g->ep, op, in, out);
-		if (rc)
-			return rc;
-		lxd_glue_reader(rep, rep->inl, LXD_MSG_WORDS); /* clears inl: copy after */
-		memcpy(rep->inl, out, sizeof(out));
 		return 0;
 	}
 	if (req->arena != g->arena)
@@ -57,10 +54,18 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 		return -EMSGSIZE;
 	in[0] = word;
 	in[1] = req->n;
-	g->st.calls_spilled++;
-	int rc = lxd_call(g->ep, op, in, out);
-	if (rc)
-		return rc;
+	return 0;
+}
+
+/* @rep: a reader over the reply in @out (inline rpcs, short replies) or in the block @blk of @cap words. */
+static int reply_reader(bool spilled, const uint64_t out[LXD_MSG_WORDS], const uint64_t *blk, uint32_t cap,
+			struct lxd_glue_buf *rep)
+{
+	if (!spilled) {
+		lxd_glue_reader(rep, rep->inl, LXD_MSG_WORDS); /* clears inl: copy after */
+		memcpy(rep->inl, out, LXD_MSG_WORDS * 8);
+		return 0;
+	}
 	if (out[0] & LXD_GLUE_REPLY_INLINE) {
 		/* A short reply came in the message itself (see lxd_glue_reply). */
 		uint64_t n = out[0] & ~LXD_GLUE_REPLY_INLINE;
@@ -70,9 +75,70 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 		memcpy(rep->inl, &out[1], (size_t)n * 8);
 		return 0;
 	}
-	if (out[0] > req->cap)
+	if (out[0] > cap)
 		return -EPROTO; /* the callee claims more words than the block holds */
-	lxd_glue_reader(rep, req->w, (uint32_t)out[0]);
+	lxd_glue_reader(rep, blk, (uint32_t)out[0]);
+	return 0;
+}
+
+int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, bool spilled,
+		  uint32_t reply_words, struct lxd_glue_buf *rep)
+{
+	uint64_t in[LXD_MSG_WORDS] = { 0 }, out[LXD_MSG_WORDS] = { 0 };
+	lxd_glue_reader(rep, rep->inl, 0);
+	int rc = request_words(g, req, spilled, reply_words, in);
+	if (rc)
+		return rc;
+	if (spilled)
+		g->st.calls_spilled++;
+	else
+		g->st.calls_inline++;
+	rc = lxd_call(g->ep, op, in, out);
+	if (rc)
+		return rc;
+	return reply_reader(spilled, out, req->w, req->cap, rep);
+}
+
+static void glue_reply(void *arg, int result, const uint64_t w[LXD_MSG_WORDS])
+{
+	struct lxd_glue_pending *pc = arg;
+	struct lxd_glue_buf rep;
+	int err = result;
+	if (!err && !w)
+		err = -EIO;
+	if (!err)
+		err = reply_reader(pc->spilled, w, pc->blk, pc->cap, &rep);
+	pc->done(pc->arg, err, err ? NULL : &rep);
+	/* After the callback: a reply in the block is read from it. */
+	if (pc->blk)
+		lxd_arena_free(pc->g->arena, pc->blk);
+	pc->blk = NULL;
+}
+
+int lxd_glue_call_cb(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, bool spilled,
+		     uint32_t reply_words, struct lxd_glue_pending *pc, lxd_glue_done_fn done, void *arg)
+{
+	uint64_t in[LXD_MSG_WORDS] = { 0 };
+	if (!pc || !done)
+		return -EINVAL;
+	int rc = request_words(g, req, spilled, reply_words, in);
+	if (rc)
+		return rc;
+	*pc = (struct lxd_glue_pending){.g = g, .spilled = spilled, .done = done, .arg = arg};
+	if (spilled) {
+		pc->blk = req->w;
+		pc->cap = req->cap;
+	}
+	rc = lxd_call_cb(g->ep, op, in, glue_reply, pc);
+	if (rc)
+		return rc; /* -EAGAIN: the block stays the request's, ready for lxd_glue_call() */
+	if (spilled) {
+		req->owned = false; /* the block is pc's now */
+		lxd_glue_reader(req, req->inl, 0);
+		g->st.calls_spilled++;
+	} else {
+		g->st.calls_inline++;
+	}
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * reply message (LXD_GLUE_REPLY_INLINE), a long one in the arena block,
  * both read back word for word; a peer that claims an inline reply longer
  * than the message can hold, or a block reply longer than the block, is
- * refused with -EPROTO.
+ * refused with -EPROTO.  The same through lxd_glue_call_cb(): replies
+ * handed to callbacks, spill blocks returned to the arena after them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -183,11 +184,96 @@ static void test_forged_reply_lengths_refused(void **state)
 	echo(3); /* and the channel still works */
 }
 
+/* ---- the same through callbacks (lxd_glue_call_cb) ---- */
+
+struct cb_echo {
+	struct lxd_glue_pending pc;
+	uint64_t n;
+	unsigned runs;
+	int err;
+	bool words_ok;
+};
+
+static void cb_echo_done(void *arg, int err, struct lxd_glue_buf *rep)
+{
+	struct cb_echo *e = arg;
+	e->runs++;
+	e->err = err;
+	if (err) {
+		e->words_ok = rep == NULL;
+		return;
+	}
+	bool ok = true;
+	for (uint64_t i = 0; i < e->n; i++)
+		ok &= lxd_glue_get(rep) == 1000 * e->n + i + 1;
+	lxd_glue_get(rep); /* one past the end */
+	e->words_ok = ok && rep->err == -EPROTO;
+}
+
+static void send_cb(struct cb_echo *e, uint32_t op, uint64_t n)
+{
+	struct lxd_glue_buf req;
+	*e = (struct cb_echo){.n = n};
+	lxd_glue_writer(&req, &T.k_arena);
+	lxd_glue_put(&req, n);
+	for (uint64_t i = 0; i < n; i++)
+		lxd_glue_put(&req, 1000 * n + i);
+	assert_int_equal(lxd_glue_call_cb(&T.kg, op, &req, true, (uint32_t)n, &e->pc, cb_echo_done, e), 0);
+	lxd_glue_buf_fini(&req); /* the block is the pending call's now */
+}
+
+/* Several in flight at once, short and long replies; each callback once,
+ * word for word; every spill block back in the arena afterwards. */
+static void test_callback_calls_inline_and_block_replies(void **state)
+{
+	(void)state;
+	size_t in_use = T.k_arena.in_use;
+	static const uint64_t sizes[] = {0, 3, 6, 7, 200};
+	struct cb_echo e[5];
+	for (unsigned i = 0; i < 5; i++)
+		send_cb(&e[i], OP_ECHO, sizes[i]);
+	assert_true(T.k_arena.in_use > in_use); /* the blocks are held while the calls are out */
+	uint64_t t0 = lxd_now_ns();
+	for (unsigned done = 0; done < 5 && lxd_now_ns() - t0 < 5000000000ull;) {
+		lxd_async_poll();
+		done = 0;
+		for (unsigned i = 0; i < 5; i++)
+			done += e[i].runs;
+	}
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(e[i].runs, 1);
+		assert_int_equal(e[i].err, 0);
+		assert_true(e[i].words_ok);
+	}
+	assert_int_equal(T.k_arena.in_use, in_use);
+}
+
+/* A forged reply length reaches the callback as -EPROTO, without words. */
+static void test_callback_forged_reply_lengths(void **state)
+{
+	(void)state;
+	size_t in_use = T.k_arena.in_use;
+	struct cb_echo e[2];
+	send_cb(&e[0], OP_FORGE_INLINE, 1);
+	send_cb(&e[1], OP_FORGE_BLOCK, 1);
+	uint64_t t0 = lxd_now_ns();
+	while (e[0].runs + e[1].runs < 2 && lxd_now_ns() - t0 < 5000000000ull)
+		lxd_async_poll();
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(e[i].runs, 1);
+		assert_int_equal(e[i].err, -EPROTO);
+		assert_true(e[i].words_ok);
+	}
+	assert_int_equal(T.k_arena.in_use, in_use);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_short_replies_inline_long_ones_in_the_block),
 		cmocka_unit_test(test_forged_reply_lengths_refused),
+		cmocka_unit_test(test_callback_calls_inline_and_block_replies),
+		cmocka_unit_test(test_callback_forged_reply_lengths),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -248,14 +248,59 @@ static void check_names(struct checker *ck, struct idl_var *list, const char *wh
 			}
 }
 
+/*
+ * [callback] is the rpc's, not its return value's: take it out of the
+ * return annotations (a list that held only it is no list at all).  Its
+ * caller gets NAME_cb(), which returns once the request is sent, and
+ * NAME_reply(), which decodes the answer inside the callback: nothing of
+ * the call may need the caller's stack or shadows afterwards, so its
+ * parameters are scalars, strings, arrays and arena buffers only.
+ */
+static void check_callback(struct checker *ck, struct idl_rpc *r)
+{
+	struct idl_attrs *a = &r->ret_attrs;
+	const struct idl_tok *cb = a->callback_tok;
+	if (!cb)
+		return;
+	a->callback_tok = NULL;
+	if (!a->dir && !a->lifetime && !a->count && !a->arena && !a->priv && !a->string_max && !a->instances)
+		a->tok = NULL;
+	if (r->is_ptr) {
+		idl_error(ck->cx, cb, "callback applies to a module's rpc, not to rpc_ptr '%s'", r->cname);
+		return;
+	}
+	r->callback = true;
+	if (r->ret.kind == IDL_TY_PROJ)
+		idl_error(ck->cx, cb,
+			  "callback rpc '%s' cannot return a projection: its shadow would be made after the "
+			  "caller moved on",
+			  r->cname);
+	for (const struct idl_var *v = r->params; v; v = v->next)
+		if (v->type.kind == IDL_TY_PROJ)
+			idl_error(ck->cx, v->name,
+				  "callback rpc '%s' takes scalars, strings, arrays and arena buffers; "
+				  "projection '%s' would need its shadows kept in sync after the call returned",
+				  r->cname, v->cname);
+}
+
+/* Annotations that belong to an rpc, found on something else. */
+static void no_callback(struct checker *ck, const struct idl_attrs *a)
+{
+	if (a->callback_tok)
+		idl_error(ck->cx, a->callback_tok, "callback applies to an rpc, before its return type");
+}
+
 static void check_rpc(struct checker *ck, struct idl_rpc *r)
 {
+	check_callback(ck, r);
 	if (r->nparams > IDL_MAX_PARAMS)
 		idl_error(ck->cx, r->name, "'%s' has %u parameters; at most %u", r->cname, r->nparams,
 			  IDL_MAX_PARAMS);
 	check_names(ck, r->params, "parameter");
-	for (struct idl_var *v = r->params; v; v = v->next)
+	for (struct idl_var *v = r->params; v; v = v->next) {
+		no_callback(ck, &v->attrs);
 		check_var(ck, v, r->params, CTX_PARAM);
+	}
 	struct idl_var ret = { .name = r->name, .cname = "the return value", .type = r->ret,
 			       .attrs = r->ret_attrs };
 	if (r->ret.kind != IDL_TY_VOID || r->ret.ptr)
@@ -338,8 +383,10 @@ unsigned idl_check(struct idl_ctx *cx, struct idl_file *f)
 			if (p->attrs.dir || p->attrs.lifetime || p->attrs.count || p->attrs.arena ||
 			    p->attrs.priv || p->attrs.string_max)
 				idl_error(cx, p->attrs.tok, "a projection takes only instances(N)");
+			no_callback(&ck, &p->attrs);
 			check_names(&ck, p->fields, "field");
 			for (struct idl_var *v = p->fields; v; v = v->next) {
+				no_callback(&ck, &v->attrs);
 				check_var(&ck, v, p->fields, CTX_FIELD);
 				if (v->type.kind == IDL_TY_RPC_PTR) {
 					struct idl_rpc *fn = v->type.fn;

@@ -80,7 +80,8 @@ static void dump_var(FILE *o, const struct idl_var *v, const char *what, const c
 
 static void dump_rpc(FILE *o, const struct idl_rpc *r, const char *indent)
 {
-	fprintf(o, "%s%s %s op=%u returns", indent, r->is_ptr ? "rpc_ptr" : "rpc", r->cname, r->op);
+	fprintf(o, "%s%s %s op=%u%s returns", indent, r->is_ptr ? "rpc_ptr" : "rpc", r->cname, r->op,
+		r->callback ? " callback" : "");
 	if (r->ret.kind != IDL_TY_VOID || r->ret.ptr)
 		dump_attrs(o, &r->ret_attrs);
 	dump_type(o, &r->ret);

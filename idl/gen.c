@@ -529,17 +529,10 @@ static void emit_fail_return(struct gen *g, const struct idl_rpc *r, const char 
  * @glue is the expression giving the glue; @tref, for rpc_ptrs, the
  * expression giving the remote ops table reference.
  */
-static void emit_call_body(struct gen *g, const struct idl_rpc *r, const char *glue, const char *tref)
+/* Marshal @r's parameters into a writer "req" over g, and its reply bound into "reply_bound". */
+static void emit_request(struct gen *g, const struct idl_rpc *r, const char *tref)
 {
-	const char *id = rpc_id(g, r), *rt = type_s(g, &r->ret);
-	bool has_ret = returns_value(r);
-	emit(g, "\tstruct lxd_glue *g = %s;\n", glue);
-	emit(g, "\tstruct lxd_glue_buf req, rep;\n");
-	if (has_ret)
-		emit(g, "\t%sret = 0;\n", ret_s(g, r));
-	emit(g, "\tif (!g) {\n");
-	emit_fail_return(g, r, "-ENOTCONN");
-	emit(g, "\t}\n");
+	const char *id = rpc_id(g, r);
 	emit(g, "\tlxd_glue_writer(&req, g->arena);\n");
 	if (r->is_ptr)
 		emit(g, "\tlxd_glue_put(&req, %s);\n", tref);
@@ -579,6 +572,20 @@ static void emit_call_body(struct gen *g, const struct idl_rpc *r, const char *g
 		if (v->type.kind == IDL_TY_ARRAY && (v->attrs.dir & IDL_DIR_OUT))
 			emit(g, " + 1 + ((uint64_t)%s * sizeof(*%s) + 7) / 8", pn(g, v->count_var), pn(g, v));
 	emit(g, ");\n");
+}
+
+static void emit_call_body(struct gen *g, const struct idl_rpc *r, const char *glue, const char *tref)
+{
+	const char *id = rpc_id(g, r), *rt = type_s(g, &r->ret);
+	bool has_ret = returns_value(r);
+	emit(g, "\tstruct lxd_glue *g = %s;\n", glue);
+	emit(g, "\tstruct lxd_glue_buf req, rep;\n");
+	if (has_ret)
+		emit(g, "\t%sret = 0;\n", ret_s(g, r));
+	emit(g, "\tif (!g) {\n");
+	emit_fail_return(g, r, "-ENOTCONN");
+	emit(g, "\t}\n");
+	emit_request(g, r, tref);
 	emit(g, "\tint err = lxd_glue_call(g, OP_%s, &req, SPILLED_%s, reply_bound, &rep);\n", id, id);
 	emit(g, "\tif (!err) {\n");
 	if (r->ret.kind == IDL_TY_PROJ) {
@@ -784,12 +791,57 @@ static void emit_handler(struct gen *g, const struct idl_rpc *r)
 	emit(g, "\tlxd_glue_buf_fini(&wr);\n\tif (err)\n\t\tg->st.refused++;\n\treturn err;\n}\n\n");
 }
 
+/*
+ * A [callback] rpc's two more caller functions (check.c allows scalars,
+ * strings, arrays and arena buffers only): NAME_cb() sends the request and
+ * returns (lxd_glue_call_cb), NAME_reply() decodes the answer inside the
+ * callback.  Both take the rpc's parameters, so a caller passes the same
+ * list to each; what a function does not need it ignores.
+ */
+static void emit_callback_stubs(struct gen *g, const struct idl_rpc *r)
+{
+	const char *id = rpc_id(g, r), *rt = type_s(g, &r->ret);
+	bool has_ret = returns_value(r);
+	const char *ps = r->params ? idl_fmt(g->cx, "%s, ", params_s(g, r, true)) : "";
+	emit(g, "/* [callback] %s(): send it, the reply to go to @done (lxd_glue_call_cb); 0, -EAGAIN or -errno. */\n",
+	     r->cname);
+	emit(g, "int %s_cb(%sstruct lxd_glue_pending *pc, lxd_glue_done_fn done, void *arg)\n{\n", r->cname, ps);
+	emit(g, "\tstruct lxd_glue *g = glue_self;\n\tstruct lxd_glue_buf req;\n");
+	emit(g, "\tif (!g)\n\t\treturn -ENOTCONN;\n");
+	emit_request(g, r, NULL);
+	emit(g, "\tint err = lxd_glue_call_cb(g, OP_%s, &req, SPILLED_%s, reply_bound, pc, done, arg);\n", id, id);
+	emit(g, "\tlxd_glue_buf_fini(&req);\n\treturn err;\n}\n\n");
+
+	emit(g, "/* [callback] %s()'s reply, in the callback: the return value%s and the [out] arrays.  0 or -EPROTO. */\n",
+	     r->cname, has_ret ? " in *ret" : "");
+	emit(g, "int %s_reply(struct lxd_glue_buf *rep%s%s%s)\n{\n", r->cname,
+	     has_ret ? idl_fmt(g->cx, ", %s*ret", ret_s(g, r)) : "", r->params ? ", " : "",
+	     r->params ? params_s(g, r, true) : "");
+	for (const struct idl_var *v = r->params; v; v = v->next) {
+		bool used = v->type.kind == IDL_TY_ARRAY && (v->attrs.dir & IDL_DIR_OUT);
+		for (const struct idl_var *w = r->params; w && !used; w = w->next)
+			used = w->type.kind == IDL_TY_ARRAY && (w->attrs.dir & IDL_DIR_OUT) && w->count_var == v;
+		if (!used)
+			emit(g, "\t(void)%s;\n", pn(g, v));
+	}
+	if (has_ret)
+		emit(g, "\t*ret = (%s)lxd_glue_get(rep);\n", rt);
+	for (const struct idl_var *v = r->params; v; v = v->next)
+		if (v->type.kind == IDL_TY_ARRAY && (v->attrs.dir & IDL_DIR_OUT)) {
+			emit(g, "\tuint64_t n_%s = lxd_glue_get_count(rep, (uint64_t)%s);\n", pn(g, v), pn(g, v->count_var));
+			emit(g, "\tlxd_glue_get_bytes(rep, (void *)%s, n_%s * sizeof(*%s));\n", pn(g, v), pn(g, v), pn(g, v));
+		}
+	emit(g, "\treturn rep->err;\n}\n\n");
+}
+
 static void emit_stub(struct gen *g, const struct idl_rpc *r)
 {
 	emit(g, "/* The caller stub: exactly the prototype of the real %s(). */\n", r->cname);
 	emit(g, "%s%s(%s)\n{\n", ret_s(g, r), r->cname, params_s(g, r, true));
 	emit_call_body(g, r, "glue_self", NULL);
 	emit(g, "}\n\n");
+	if (r->callback)
+		emit_callback_stubs(g, r);
 }
 
 static bool serves(const struct gen *g, const struct idl_rpc *r)

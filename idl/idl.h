@@ -126,6 +126,7 @@ struct idl_attrs {
 	uint64_t instances;            /* instances(N) on a projection: trampoline slots */
 	const struct idl_tok *tok;     /* '[' of the first list, for messages */
 	const struct idl_tok *dir_tok, *lt_tok, *string_tok, *instances_tok;
+	const struct idl_tok *callback_tok; /* [callback] before an rpc's return type (check.c moves it) */
 };
 
 enum idl_type_kind {
@@ -176,6 +177,7 @@ struct idl_rpc {
 	struct idl_var *params;
 	unsigned nparams;
 	bool is_ptr;             /* rpc_ptr inside a projection */
+	bool callback;           /* [callback]: the caller side also gets NAME_cb() and NAME_reply() */
 	struct idl_proj *owner;  /* rpc_ptr: the projection (ops table) it sits in */
 	struct idl_module *mod;
 	uint32_t op;             /* rpc number (check.c) */

@@ -16,6 +16,9 @@
  *   param      := attrs? type NAME
  *   type       := 'const'? ( 'projection' NAME attrs? '*' | scalar '*'? | 'void' '*'? )
  *   attrs      := '[' attr (',' attr)* ']'
+ *
+ * An rpc's attrs before its return type belong to the return value, and
+ * may also hold 'callback', which is the rpc's (check.c takes it out).
  */
 #include <string.h>
 
@@ -206,6 +209,11 @@ static bool one_attr(struct parser *p, struct idl_attrs *a)
 			return false;
 		if (dup_attr(p, t, *slot != NULL))
 			*slot = id;
+		return true;
+	}
+	if (idl_tok_is(t, "callback")) {
+		if (dup_attr(p, t, a->callback_tok != NULL))
+			a->callback_tok = t;
 		return true;
 	}
 	if (idl_tok_is(t, "string") || idl_tok_is(t, "instances")) {

@@ -18,6 +18,10 @@
  *   crash_after     fault injection: a NULL dereference in queue_rq on the
  *                   Nth request (0: off).  A real driver bug on demand, to
  *                   show what isolation contains (lxds demo, tests).
+ *   busy_every      fault injection: every Nth queue_rq call refuses its
+ *                   request with BLK_STS_RESOURCE (0: off), so the core
+ *                   must queue it again -- Linux's null_blk does the same
+ *                   with its requeue fault injection.
  */
 #include <linux/blk-mq.h>
 #include <linux/container_of.h>
@@ -71,6 +75,11 @@ static unsigned long crash_after;
 module_param(crash_after, ulong, 0444);
 MODULE_PARM_DESC(crash_after, "Fault injection: NULL dereference on the Nth request (0: off)");
 static unsigned long requests_seen;
+
+static unsigned int busy_every;
+module_param(busy_every, uint, 0444);
+MODULE_PARM_DESC(busy_every, "Fault injection: every Nth queue_rq returns BLK_STS_RESOURCE (0: off)");
+static unsigned long queue_calls;
 static int *volatile crash_ptr; /* NULL; volatile so the compiler emits a real load */
 
 /* One store page: PAGE_SIZE bytes of the disk, allocated on first write. */
@@ -211,6 +220,8 @@ static blk_status_t nullb_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	struct nullb_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct nullb *nb = hctx->driver_data;
 
+	if (busy_every && __atomic_add_fetch(&queue_calls, 1, __ATOMIC_RELAXED) % busy_every == 0)
+		return BLK_STS_RESOURCE; /* not started: the core tries again */
 	blk_mq_start_request(rq);
 	if (crash_after && __atomic_add_fetch(&requests_seen, 1, __ATOMIC_RELAXED) == crash_after)
 		*crash_ptr = 0; /* the bug on demand: a NULL dereference */

@@ -324,7 +324,7 @@ void lxd_glue_call_done(struct lxd_glue *g, struct lxd_glue_buf *req, struct lxd
  */
 typedef void (*lxd_glue_done_fn)(void *arg, int err, struct lxd_glue_buf *rep);
 
-/* What a callback call holds until its reply: the caller's memory, untouched until @done ran. */
+/* What a callback call holds until its reply: the caller's memory, kept until @done runs (which may free it). */
 struct lxd_glue_pending {
 	struct lxd_glue *g;
 	uint64_t *blk;      /* the spill block (NULL: an inline call), freed after @done */

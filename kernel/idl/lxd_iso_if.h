@@ -154,6 +154,14 @@ int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned in
 #define LXD_RQ_BATCH_MAX 32
 int lxd_dblk_queue_rqs(unsigned long long set, unsigned int nw, const unsigned long long *desc,
 		       unsigned int n, int *res);
+/* Its [callback] form (kernel side, the generated glue): send, and in @done decode with _reply. */
+struct lxd_glue_buf;
+struct lxd_glue_pending;
+int lxd_dblk_queue_rqs_cb(unsigned long long set, unsigned int nw, const unsigned long long *desc,
+			  unsigned int n, int *res, struct lxd_glue_pending *pc,
+			  void (*done)(void *arg, int err, struct lxd_glue_buf *rep), void *arg);
+int lxd_dblk_queue_rqs_reply(struct lxd_glue_buf *rep, int *ret, unsigned long long set, unsigned int nw,
+			     const unsigned long long *desc, unsigned int n, int *res);
 /* Domain: ops->complete for the request at @hwq_tag of @set.  0, with LXD_RQ_ENDED bits. */
 int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag);
 

@@ -286,7 +286,7 @@ static void send_held(struct lxd_lane *l)
 static void drain_and_down(struct lxd_lane *l)
 {
 	send_held(l);
-	while (l->f.pending)
+	while (l->f.pending || l->ep.st.outstanding)
 		lxd_poll(10 * 1000 * 1000);
 	lane_watch(l, false);
 	lane_down(l);
@@ -408,7 +408,7 @@ int lxd_poll(int64_t wait_ns)
 unsigned lxd_poll_inflight(void)
 {
 	struct lxd_lane *l = tl.lane;
-	return l ? l->f.pending : 0;
+	return l ? l->f.pending + l->ep.st.outstanding : 0; /* asyncs, and calls answered by callback */
 }
 
 int lxd_poll_end(void)

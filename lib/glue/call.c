@@ -101,18 +101,18 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 
 static void glue_reply(void *arg, int result, const uint64_t w[LXD_MSG_WORDS])
 {
-	struct lxd_glue_pending *pc = arg;
+	/* Copied out first: @done may free the memory @pc lives in. */
+	struct lxd_glue_pending pc = *(struct lxd_glue_pending *)arg;
 	struct lxd_glue_buf rep;
 	int err = result;
 	if (!err && !w)
 		err = -EIO;
 	if (!err)
-		err = reply_reader(pc->spilled, w, pc->blk, pc->cap, &rep);
-	pc->done(pc->arg, err, err ? NULL : &rep);
+		err = reply_reader(pc.spilled, w, pc.blk, pc.cap, &rep);
+	pc.done(pc.arg, err, err ? NULL : &rep);
 	/* After the callback: a reply in the block is read from it. */
-	if (pc->blk)
-		lxd_arena_free(pc->g->arena, pc->blk);
-	pc->blk = NULL;
+	if (pc.blk)
+		lxd_arena_free(pc.g->arena, pc.blk);
 }
 
 int lxd_glue_call_cb(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, bool spilled,

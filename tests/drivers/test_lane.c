@@ -227,6 +227,19 @@ static void test_plugged_io_inline(void **state)
 }
 
 /*
+ * Every 5th queue_rq refused with BLK_STS_RESOURCE (busy_every): the core
+ * queues those again -- isolated, from a lane batch's answer, on a thread
+ * of the lane's, since the retry may wait -- and every byte still makes
+ * the round trip.
+ */
+static void test_plugged_io_driver_busy(void **state)
+{
+	(void)state;
+	const char *p[] = {"size=16", "memory_backed=1", "irqmode=0", "hw_queue_depth=64", "busy_every=5"};
+	plugged_write_read(p, 5, 512, 48);
+}
+
+/*
  * Fewer tags than the burst: lxd_blk_submit waits for a free tag inside
  * the plug.  The requests holding the tags are this thread's own, held
  * back by its plug or answered on its lane: the wait must flush the plug
@@ -851,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_poll_api_edges),
 		cmocka_unit_test(test_plugged_io_softirq),
 		cmocka_unit_test(test_plugged_io_inline),
+		cmocka_unit_test(test_plugged_io_driver_busy),
 		cmocka_unit_test(test_tag_wait_inside_plug),
 		cmocka_unit_test(test_timer_completions),
 		cmocka_unit_test(test_poll_end_waits_for_lane_calls),

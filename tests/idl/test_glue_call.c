@@ -267,6 +267,40 @@ static void test_callback_forged_reply_lengths(void **state)
 	assert_int_equal(T.k_arena.in_use, in_use);
 }
 
+/* The callback may free the memory its pending call lives in (a request batch does). */
+static unsigned freed_runs;
+
+static void cb_free_self(void *arg, int err, struct lxd_glue_buf *rep)
+{
+	(void)rep;
+	assert_int_equal(err, 0);
+	freed_runs++;
+	free(arg);
+}
+
+static void test_callback_frees_its_pending_call(void **state)
+{
+	(void)state;
+	size_t in_use = T.k_arena.in_use;
+	freed_runs = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		struct cb_echo *e = malloc(sizeof(*e));
+		assert_non_null(e);
+		struct lxd_glue_buf req;
+		lxd_glue_writer(&req, &T.k_arena);
+		lxd_glue_put(&req, 9); /* a block reply: the block is read after the callback */
+		for (uint64_t k = 0; k < 9; k++)
+			lxd_glue_put(&req, k);
+		assert_int_equal(lxd_glue_call_cb(&T.kg, OP_ECHO, &req, true, 9, &e->pc, cb_free_self, e), 0);
+		lxd_glue_buf_fini(&req);
+	}
+	uint64_t t0 = lxd_now_ns();
+	while (freed_runs < 4 && lxd_now_ns() - t0 < 5000000000ull)
+		lxd_async_poll();
+	assert_int_equal(freed_runs, 4);
+	assert_int_equal(T.k_arena.in_use, in_use);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_forged_reply_lengths_refused),
 		cmocka_unit_test(test_callback_calls_inline_and_block_replies),
 		cmocka_unit_test(test_callback_forged_reply_lengths),
+		cmocka_unit_test(test_callback_frees_its_pending_call),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,6 +27,8 @@ _Static_assert(__builtin_types_compatible_p(__typeof__(&greet), int (*)(const ch
                "gen_small.idl:13: rpc greet: the header declares another prototype");
 _Static_assert(__builtin_types_compatible_p(__typeof__(&give), int (*)(struct thing *)),
                "gen_small.idl:14: rpc give: the header declares another prototype");
+_Static_assert(__builtin_types_compatible_p(__typeof__(&squares), int (*)(const int *, unsigned int, int *)),
+               "gen_small.idl:15: rpc squares: the header declares another prototype");
 
 /* The glue the caller stubs use (lxd_glue_attach()): per thread, so each
  * thread that owns a runtime (a domain's dispatcher) calls through its own. */
@@ -47,7 +49,11 @@ static struct lxd_glue **glue_self_get(void) { return &glue_self; }
 #define REQ_WORDS_give (1 + 1 + 1 + 1 + 1)
 #define REP_WORDS_give (1 + 1 + 1)
 #define SPILLED_give (REQ_WORDS_give > LXD_MSG_WORDS || REP_WORDS_give > LXD_MSG_WORDS)
-#define OP_thing_ops__poke 3u
+#define OP_squares 3u
+#define REQ_WORDS_squares (1)
+#define REP_WORDS_squares (1)
+#define SPILLED_squares true /* strings or arrays: sizes known at run time */
+#define OP_thing_ops__poke 4u
 #define REQ_WORDS_thing_ops__poke (1 + 1 + 1 + 1 + 1 + 1 + 1)
 #define REP_WORDS_thing_ops__poke (1 + 1)
 #define SPILLED_thing_ops__poke (REQ_WORDS_thing_ops__poke > LXD_MSG_WORDS || REP_WORDS_thing_ops__poke > LXD_MSG_WORDS)
@@ -287,6 +293,60 @@ int give(struct thing *p_t)
 	return ret;
 }
 
+/* The caller stub: exactly the prototype of the real squares(). */
+int squares(const int *p_vals, unsigned int p_n, int *p_sq)
+{
+	struct lxd_glue *g = glue_self;
+	struct lxd_glue_buf req, rep;
+	int ret = 0;
+	if (!g) {
+		return LXD_GLUE_FAIL(int, -ENOTCONN);
+	}
+	lxd_glue_writer(&req, g->arena);
+	lxd_glue_put_array(&req, p_vals, (uint64_t)p_n, sizeof(*p_vals));
+	lxd_glue_put(&req, (uint64_t)p_n);
+	uint32_t reply_bound = (uint32_t)(REP_WORDS_squares + 1 + ((uint64_t)p_n * sizeof(*p_sq) + 7) / 8);
+	int err = lxd_glue_call(g, OP_squares, &req, SPILLED_squares, reply_bound, &rep);
+	if (!err) {
+		ret = (int)lxd_glue_get(&rep);
+		uint64_t n_p_sq = lxd_glue_get_count(&rep, (uint64_t)p_n);
+		lxd_glue_get_bytes(&rep, (void *)p_sq, n_p_sq * sizeof(*p_sq));
+		err = rep.err;
+	}
+	lxd_glue_call_done(g, &req, &rep);
+	if (err) {
+		lxd_glue_failed(g, err);
+		return LXD_GLUE_FAIL(int, err);
+	}
+	return ret;
+}
+
+/* [callback] squares(): send it, the reply to go to @done (lxd_glue_call_cb); 0, -EAGAIN or -errno. */
+int squares_cb(const int *p_vals, unsigned int p_n, int *p_sq, struct lxd_glue_pending *pc, lxd_glue_done_fn done, void *arg)
+{
+	struct lxd_glue *g = glue_self;
+	struct lxd_glue_buf req;
+	if (!g)
+		return -ENOTCONN;
+	lxd_glue_writer(&req, g->arena);
+	lxd_glue_put_array(&req, p_vals, (uint64_t)p_n, sizeof(*p_vals));
+	lxd_glue_put(&req, (uint64_t)p_n);
+	uint32_t reply_bound = (uint32_t)(REP_WORDS_squares + 1 + ((uint64_t)p_n * sizeof(*p_sq) + 7) / 8);
+	int err = lxd_glue_call_cb(g, OP_squares, &req, SPILLED_squares, reply_bound, pc, done, arg);
+	lxd_glue_buf_fini(&req);
+	return err;
+}
+
+/* [callback] squares()'s reply, in the callback: the return value in *ret and the [out] arrays.  0 or -EPROTO. */
+int squares_reply(struct lxd_glue_buf *rep, int *ret, const int *p_vals, unsigned int p_n, int *p_sq)
+{
+	(void)p_vals;
+	*ret = (int)lxd_glue_get(rep);
+	uint64_t n_p_sq = lxd_glue_get_count(rep, (uint64_t)p_n);
+	lxd_glue_get_bytes(rep, (void *)p_sq, n_p_sq * sizeof(*p_sq));
+	return rep->err;
+}
+
 /* ---- handlers: rpcs this side serves ---- */
 
 GLUE_FN int h_thing_ops__poke(void *ctx, const uint64_t in[LXD_MSG_WORDS], uint64_t out[LXD_MSG_WORDS])
@@ -325,7 +385,7 @@ GLUE_FN int h_thing_ops__poke(void *ctx, const uint64_t in[LXD_MSG_WORDS], uint6
 	return err;
 }
 
-static const lxd_rpc_fn handlers[4] = {
+static const lxd_rpc_fn handlers[5] = {
 	[OP_thing_ops__poke] = h_thing_ops__poke,
 };
 
@@ -334,6 +394,6 @@ const struct lxd_glue_iface lxd_glue_iface_gen_small_domain = {
 	.name = "gen_small",
 	.side = "domain",
 	.handlers = handlers,
-	.nhandlers = 4,
+	.nhandlers = 5,
 	.self_tls = glue_self_get,
 };

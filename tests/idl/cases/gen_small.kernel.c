@@ -27,6 +27,8 @@ _Static_assert(__builtin_types_compatible_p(__typeof__(&greet), int (*)(const ch
                "gen_small.idl:13: rpc greet: the header declares another prototype");
 _Static_assert(__builtin_types_compatible_p(__typeof__(&give), int (*)(struct thing *)),
                "gen_small.idl:14: rpc give: the header declares another prototype");
+_Static_assert(__builtin_types_compatible_p(__typeof__(&squares), int (*)(const int *, unsigned int, int *)),
+               "gen_small.idl:15: rpc squares: the header declares another prototype");
 
 /* The glue the caller stubs use (lxd_glue_attach()): per thread, so each
  * thread that owns a runtime (a domain's dispatcher) calls through its own. */
@@ -47,7 +49,11 @@ static struct lxd_glue **glue_self_get(void) { return &glue_self; }
 #define REQ_WORDS_give (1 + 1 + 1 + 1 + 1)
 #define REP_WORDS_give (1 + 1 + 1)
 #define SPILLED_give (REQ_WORDS_give > LXD_MSG_WORDS || REP_WORDS_give > LXD_MSG_WORDS)
-#define OP_thing_ops__poke 3u
+#define OP_squares 3u
+#define REQ_WORDS_squares (1)
+#define REP_WORDS_squares (1)
+#define SPILLED_squares true /* strings or arrays: sizes known at run time */
+#define OP_thing_ops__poke 4u
 #define REQ_WORDS_thing_ops__poke (1 + 1 + 1 + 1 + 1 + 1 + 1)
 #define REP_WORDS_thing_ops__poke (1 + 1)
 #define SPILLED_thing_ops__poke (REQ_WORDS_thing_ops__poke > LXD_MSG_WORDS || REP_WORDS_thing_ops__poke > LXD_MSG_WORDS)
@@ -282,6 +288,42 @@ GLUE_FN int h_give(void *ctx, const uint64_t in[LXD_MSG_WORDS], uint64_t out[LXD
 	return err;
 }
 
+GLUE_FN int h_squares(void *ctx, const uint64_t in[LXD_MSG_WORDS], uint64_t out[LXD_MSG_WORDS])
+{
+	struct lxd_glue *g = ctx;
+	struct lxd_glue_buf rd, wr;
+	int err = lxd_glue_recv(g, in, SPILLED_squares, &rd);
+	if (err)
+		return err;
+	lxd_glue_writer(&wr, NULL);
+	int *p_vals = NULL;
+	uint64_t n_p_vals = lxd_glue_get_count(&rd, 65536u / sizeof(*p_vals));
+	if (!rd.err && n_p_vals && !(p_vals = malloc(n_p_vals * sizeof(*p_vals))))
+		rd.err = -ENOMEM;
+	lxd_glue_get_bytes(&rd, p_vals, n_p_vals * sizeof(*p_vals));
+	unsigned int p_n = (unsigned int)lxd_glue_get(&rd);
+	int *p_sq = NULL;
+	if (!rd.err && (uint64_t)p_n != n_p_vals)
+		rd.err = -EPROTO;
+	if (!rd.err && (uint64_t)p_n > 65536u / sizeof(*p_sq))
+		rd.err = -EMSGSIZE;
+	if (!rd.err && !(p_sq = calloc((size_t)p_n + 1, sizeof(*p_sq))))
+		rd.err = -ENOMEM;
+	err = rd.err;
+	if (!err) {
+		int ret = squares(p_vals, p_n, p_sq);
+		lxd_glue_put(&wr, (uint64_t)ret);
+		lxd_glue_put_array(&wr, p_sq, (uint64_t)p_n, sizeof(*p_sq));
+		err = lxd_glue_reply(g, &rd, SPILLED_squares, &wr, out);
+	}
+	free(p_vals);
+	free(p_sq);
+	lxd_glue_buf_fini(&wr);
+	if (err)
+		g->st.refused++;
+	return err;
+}
+
 GLUE_FN int h_thing_ops__poke(void *ctx, const uint64_t in[LXD_MSG_WORDS], uint64_t out[LXD_MSG_WORDS])
 {
 	struct lxd_glue *g = ctx;
@@ -318,10 +360,11 @@ GLUE_FN int h_thing_ops__poke(void *ctx, const uint64_t in[LXD_MSG_WORDS], uint6
 	return err;
 }
 
-static const lxd_rpc_fn handlers[4] = {
+static const lxd_rpc_fn handlers[5] = {
 	[OP_add] = h_add,
 	[OP_greet] = h_greet,
 	[OP_give] = h_give,
+	[OP_squares] = h_squares,
 	[OP_thing_ops__poke] = h_thing_ops__poke,
 };
 
@@ -330,6 +373,6 @@ const struct lxd_glue_iface lxd_glue_iface_gen_small_kernel = {
 	.name = "gen_small",
 	.side = "kernel",
 	.handlers = handlers,
-	.nhandlers = 4,
+	.nhandlers = 5,
 	.self_tls = glue_self_get,
 };

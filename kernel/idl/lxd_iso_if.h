@@ -112,6 +112,14 @@ int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, un
 #define LXD_XMIT_BATCH_MAX 64
 int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
 			unsigned int n, int *res);
+/* Its [callback] form (kernel side, the generated glue): send, and in @done decode with _reply. */
+struct lxd_glue_buf;
+struct lxd_glue_pending;
+int lxd_dnet_xmit_batch_cb(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
+			   unsigned int n, int *res, struct lxd_glue_pending *pc,
+			   void (*done)(void *arg, int err, struct lxd_glue_buf *rep), void *arg);
+int lxd_dnet_xmit_batch_reply(struct lxd_glue_buf *rep, int *ret, unsigned long long dev, unsigned int nw,
+			      const unsigned long long *desc, unsigned int n, int *res);
 /* Domain: ndo_get_stats64 into @st (@n u64 counters of struct rtnl_link_stats64). */
 int lxd_dnet_get_stats(unsigned long long dev, unsigned int n, unsigned long long *st);
 /* Domain: ndo_set_mac_address with @addr (6 bytes, little-endian in the word) of @family. */

@@ -121,6 +121,7 @@ struct lxd_lane {
 	struct lxd_finish f;      /* every async the lane started */
 	struct iso_xmit_batch *xmit_pending; /* iso_net.c: transmits not sent yet */
 	unsigned xmit_batches;    /* iso_net.c: batches in flight */
+	struct iso_xmit_batch *xmit_free; /* iso_net.c: batches to reuse (lxd_iso_net_lane_fini frees them) */
 	/* iso_blk.c: lxd_iso_stats of this lane's requests.  One writer (the
 	 * lane's thread, no locked instruction on the fast path); readers sum
 	 * them under lane_lock; folded into the iso's when the lane goes. */
@@ -195,6 +196,8 @@ bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **w, struct lxd_
 
 /* Lane @l: send its pending transmits now when @force or when few batches are in flight. */
 void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force);
+/* Free the lane's spare transmit batches (none may be in flight). */
+void lxd_iso_net_lane_fini(struct lxd_lane *l);
 
 /* Free the skbs a dead or unloaded driver still held (dispatcher gone). */
 void lxd_iso_net_release(struct lxd_iso *iso);

@@ -43,8 +43,72 @@ static void set_dead(struct lxd_iso *iso)
 static pthread_mutex_t isos_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lxd_iso *isos;
 
+/*
+ * The arenas' address ranges, so that lxd_iso_data_free finds a buffer's
+ * iso without isos_lock (it was one more mutex per freed skb than a native
+ * buffer's free).  Written under isos_lock, read under a sequence count: a
+ * reader that saw the count change, or odd, reads again.  An iso found for
+ * a live buffer cannot go away meanwhile (it is destroyed only once its
+ * last buffer is freed).  More isos than slots: the rest are found the old
+ * way, under the lock (arena_map_full).
+ */
+#define ARENA_MAP_SLOTS 64
+static struct {
+	_Atomic uintptr_t lo, hi;
+	struct lxd_iso *_Atomic iso;
+} arena_map[ARENA_MAP_SLOTS];
+static _Atomic unsigned arena_map_seq;
+static _Atomic bool arena_map_full;
+
+static void arena_map_set(unsigned i, uintptr_t lo, uintptr_t hi, struct lxd_iso *iso)
+{
+	unsigned seq = atomic_load_explicit(&arena_map_seq, memory_order_relaxed);
+	atomic_store_explicit(&arena_map_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release); /* the odd count before the entries */
+	atomic_store_explicit(&arena_map[i].lo, lo, memory_order_relaxed);
+	atomic_store_explicit(&arena_map[i].hi, hi, memory_order_relaxed);
+	atomic_store_explicit(&arena_map[i].iso, iso, memory_order_relaxed);
+	atomic_store_explicit(&arena_map_seq, seq + 2, memory_order_release);
+}
+
+/* isos_lock held; @iso's arena is set up. */
+static void arena_map_add_locked(struct lxd_iso *iso)
+{
+	for (unsigned i = 0; i < ARENA_MAP_SLOTS; i++)
+		if (!atomic_load_explicit(&arena_map[i].iso, memory_order_relaxed)) {
+			uintptr_t lo = (uintptr_t)iso->data.base;
+			arena_map_set(i, lo, lo + iso->data.size, iso);
+			return;
+		}
+	atomic_store(&arena_map_full, true);
+}
+
+/* The iso whose arena holds @p, or NULL. */
+static struct lxd_iso *arena_map_find(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	for (;;) {
+		unsigned seq = atomic_load_explicit(&arena_map_seq, memory_order_acquire);
+		if (seq & 1) {
+			lxd_cpu_relax();
+			continue;
+		}
+		struct lxd_iso *found = NULL;
+		for (unsigned i = 0; i < ARENA_MAP_SLOTS && !found; i++)
+			if (a >= atomic_load_explicit(&arena_map[i].lo, memory_order_relaxed) &&
+			    a < atomic_load_explicit(&arena_map[i].hi, memory_order_relaxed))
+				found = atomic_load_explicit(&arena_map[i].iso, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire); /* the entries before the second look at the count */
+		if (atomic_load_explicit(&arena_map_seq, memory_order_relaxed) == seq)
+			return found;
+	}
+}
+
 static void isos_remove_locked(struct lxd_iso *iso)
 {
+	for (unsigned i = 0; i < ARENA_MAP_SLOTS; i++)
+		if (atomic_load_explicit(&arena_map[i].iso, memory_order_relaxed) == iso)
+			arena_map_set(i, 0, 0, NULL);
 	for (struct lxd_iso **pp = &isos; *pp; pp = &(*pp)->next)
 		if (*pp == iso) {
 			*pp = iso->next;
@@ -375,7 +439,43 @@ void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len)
 
 static void iso_destroy(struct lxd_iso *iso);
 
+/* One buffer of @iso's freed: the last one of an orphaned iso destroys it.
+ * Only a count that may reach zero is dropped under isos_lock, where
+ * lxd_iso_unload decides whether the iso is orphaned. */
+static void data_put(struct lxd_iso *iso)
+{
+	long v = atomic_load(&iso->data_live);
+	while (v > 1)
+		if (atomic_compare_exchange_weak(&iso->data_live, &v, v - 1))
+			return;
+	pthread_mutex_lock(&isos_lock);
+	bool last = atomic_fetch_sub(&iso->data_live, 1) == 1 && iso->orphaned;
+	if (last)
+		isos_remove_locked(iso);
+	pthread_mutex_unlock(&isos_lock);
+	if (last)
+		iso_destroy(iso);
+}
+
+static bool data_free_locked_walk(void *p);
+
 bool lxd_iso_data_free(void *p)
+{
+	struct lxd_iso *iso = arena_map_find(p);
+	if (!iso)
+		return atomic_load(&arena_map_full) ? data_free_locked_walk(p) : false;
+	pthread_mutex_lock(&iso->data_lock);
+	int rc = lxd_arena_free(&iso->data, p);
+	pthread_mutex_unlock(&iso->data_lock);
+	if (rc)
+		pr_err("lxd_data_free: %p is no live buffer of %s's arena\n", p, lxd_module_name(iso->mod));
+	else
+		data_put(iso);
+	return true;
+}
+
+/* The old way, for isos past the map's slots. */
+static bool data_free_locked_walk(void *p)
 {
 	pthread_mutex_lock(&isos_lock);
 	struct lxd_iso *iso = isos;
@@ -546,6 +646,9 @@ int lxd_iso_load(struct lxd_module *m, const char *path, const char *const *para
 	rc = split_arena(iso);
 	if (rc)
 		goto fail;
+	pthread_mutex_lock(&isos_lock);
+	arena_map_add_locked(iso);
+	pthread_mutex_unlock(&isos_lock);
 	rc = pthread_create(&iso->thr, NULL, dispatcher, iso);
 	if (rc) {
 		rc = -rc;

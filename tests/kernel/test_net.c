@@ -5,6 +5,7 @@
  * without ndo_get_stats64, MTU and MAC errors, and nothing leaked.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,6 +169,64 @@ static void test_skb_helpers(void **state)
 	assert_clean();
 }
 
+/*
+ * skb heads are recycled (per thread, like Linux's slab cache): a run of
+ * skbs freed and allocated again comes back clean -- no field of the old
+ * skb shows -- and counted; so does a thread's, after the thread exits.
+ */
+enum { RUN = 300 };
+
+static void alloc_dirty_free(void)
+{
+	struct sk_buff *s[RUN];
+	for (int i = 0; i < RUN; i++) {
+		s[i] = alloc_skb(64, 0);
+		assert_non_null(s[i]);
+		s[i]->len = 1234;
+		s[i]->protocol = 0xbeef;
+		s[i]->queue_mapping = 7;
+		s[i]->dev = (struct net_device *)s[i];
+		s[i]->lxd_next = s[i];
+	}
+	for (int i = 0; i < RUN; i++)
+		consume_skb(s[i]);
+}
+
+static void *thread_run(void *arg)
+{
+	(void)arg;
+	alloc_dirty_free();
+	return NULL;
+}
+
+static void test_skb_heads_come_back_clean(void **state)
+{
+	(void)state;
+	struct lxd_kernel_counts c0, c;
+	lxd_kernel_get_counts(&c0);
+	alloc_dirty_free();
+	struct sk_buff *s[RUN];
+	for (int i = 0; i < RUN; i++) {
+		s[i] = alloc_skb(100, 0);
+		assert_non_null(s[i]);
+		assert_int_equal(s[i]->len, 0);
+		assert_int_equal(s[i]->protocol, 0);
+		assert_int_equal(s[i]->queue_mapping, 0);
+		assert_null(s[i]->dev);
+		assert_null(s[i]->lxd_next);
+		assert_ptr_equal(s[i]->data, s[i]->head);
+		assert_ptr_equal(s[i]->end, s[i]->head + 100);
+	}
+	for (int i = 0; i < RUN; i++)
+		kfree_skb(s[i]);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, thread_run, NULL), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.skbs, c0.skbs);
+	assert_int_equal(c.data_buffers, c0.data_buffers);
+}
+
 static void test_eth_helpers(void **state)
 {
 	(void)state;
@@ -189,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_free_registered_is_refused),
 		cmocka_unit_test(test_skb_helpers),
 		cmocka_unit_test(test_eth_helpers),
+		cmocka_unit_test(test_skb_heads_come_back_clean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

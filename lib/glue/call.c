@@ -99,6 +99,33 @@ int lxd_glue_call(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, boo
 	return reply_reader(spilled, out, req->w, req->cap, rep);
 }
 
+/*
+ * A spill block about to be freed is the next one of its size handed out
+ * (the arena's free lists are last-in first-out), and the callee has read
+ * it: its lines sit in the other core's cache.  Asking for them back now,
+ * for writing, lets the next call's marshalling find them here instead of
+ * stalling on each once its store buffer fills.  Vcpus far apart (a ~320
+ * ns ping-pong): fio qd 32 +2% (8 alternating pairs, 7 above 1); near: no
+ * change.  The first KiB: a batch's request; larger blocks are rare.
+ */
+/* prefetchw (every x86-64 CPU of the last decade).  Kept out of line: gcc
+ * finds a function of prefetches alone free of effects and drops the call
+ * (noipa stops that; clang, which has no noipa, keeps it). */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(noipa)
+#define WARM_ATTRS __attribute__((target("prfchw"), noipa))
+#else
+#define WARM_ATTRS __attribute__((target("prfchw"), noinline))
+#endif
+#else
+#define WARM_ATTRS
+#endif
+WARM_ATTRS static void warm_for_reuse(const uint64_t *blk, uint32_t words)
+{
+	for (uint32_t off = 0; off < words * 8 && off < 1024; off += 64)
+		__builtin_prefetch((const char *)blk + off, 1, 3);
+}
+
 static void glue_reply(void *arg, int result, const uint64_t w[LXD_MSG_WORDS])
 {
 	/* Copied out first: @done may free the memory @pc lives in. */
@@ -111,8 +138,10 @@ static void glue_reply(void *arg, int result, const uint64_t w[LXD_MSG_WORDS])
 		err = reply_reader(pc.spilled, w, pc.blk, pc.cap, &rep);
 	pc.done(pc.arg, err, err ? NULL : &rep);
 	/* After the callback: a reply in the block is read from it. */
-	if (pc.blk)
+	if (pc.blk) {
+		warm_for_reuse(pc.blk, pc.cap);
 		lxd_arena_free(pc.g->arena, pc.blk);
+	}
 }
 
 int lxd_glue_call_cb(struct lxd_glue *g, uint32_t op, struct lxd_glue_buf *req, bool spilled,

@@ -196,6 +196,12 @@ bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **w, struct lxd_
 
 /* Lane @l: send its pending transmits now when @force or when few batches are in flight. */
 void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force);
+/*
+ * A submission on @l while its earlier calls are out: fetch the slot their
+ * next answer comes in (see lane.c).
+ */
+void lxd_lane_warm_reply(struct lxd_lane *l);
+
 /* Free the lane's spare transmit batches (none may be in flight). */
 void lxd_iso_net_lane_fini(struct lxd_lane *l);
 

@@ -353,6 +353,8 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	/* A polling thread's lane holds requests back while more are coming
 	 * (bd->last false: a plug) and sends them as one message. */
+	if (l)
+		lxd_lane_warm_reply(l);
 	if (l && lane_hold(l, s, r, bd->last))
 		return BLK_STS_OK;
 	set_get(s); /* dropped when the call is over (w_queue_rq) */

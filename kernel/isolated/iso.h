@@ -197,6 +197,28 @@ bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **w, struct lxd_
 /* Lane @l: send its pending transmits now when @force or when few batches are in flight. */
 void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force);
 /*
+ * The kernel's threads also synchronise through the domain: a request a
+ * lane sends may be ended through the main channel, on the dispatcher,
+ * which then reuses its tag.  ThreadSanitizer cannot see that chain (it
+ * runs through another process), so the sender says it is done with what
+ * it read (a release on @p, which the ender's atomic acquire of the same
+ * address pairs with).  Nothing outside TSan builds.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define LXD_ISO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LXD_ISO_TSAN 1
+#endif
+#endif
+#ifdef LXD_ISO_TSAN
+void __tsan_release(void *addr);
+#define lxd_iso_tsan_release(p) __tsan_release((void *)(p))
+#else
+#define lxd_iso_tsan_release(p) ((void)(p))
+#endif
+
+/*
  * A submission on @l while its earlier calls are out: fetch the slot their
  * next answer comes in (see lane.c).
  */

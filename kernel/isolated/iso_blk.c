@@ -169,6 +169,7 @@ static int queue_rq_call(struct iso_rq *r, const uint64_t a[4], void *buf)
 	 * ends the request, its tag (and its work) may be reused by the next I/O. */
 	uint64_t set = a[0], ref = a[1], sector = a[2], pack = a[3];
 	unsigned hwq_tag = r->hwq_tag;
+	lxd_iso_tsan_release(&r->inflight); /* read: finish()'s exchange may reuse it (iso.h) */
 	int rc;
 	for (unsigned tries = 0;; tries++) {
 		rc = lxd_dblk_queue_rq(set, ref, hwq_tag, (unsigned)(pack >> 32), sector, buf, (unsigned)pack);
@@ -221,6 +222,7 @@ static void batch_desc(const struct iso_rq_batch *b, unsigned long long *desc)
 		d[2] = r->qw.a[3];
 		d[3] = r->qw.a[2];
 		d[4] = (uint64_t)(uintptr_t)r->qw.q;
+		lxd_iso_tsan_release(&r->inflight); /* read: finish()'s exchange may reuse it (iso.h) */
 	}
 }
 

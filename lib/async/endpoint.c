@@ -149,6 +149,35 @@ static inline bool ep_dead(struct lxd_sched *s, struct lxd_ep *ep)
 	return ep->st.dead;
 }
 
+/* Fill reserved slot @m with the words @in (NULL: zeros), publish it as call @op, @tag, count it. */
+static inline void send_call(struct lxd_ep *ep, struct lxd_msg *m, uint32_t op, uint32_t tag,
+			     const uint64_t in[LXD_MSG_WORDS])
+{
+	if (in)
+		memcpy(m->w, in, sizeof(m->w));
+	else
+		memset(m->w, 0, sizeof(m->w));
+	lxd_chan_publish_msg(ep->ch, m, op, tag);
+	ep->st.outstanding++;
+	ep->st.calls++;
+}
+
+/* A call of @ep answered: counted, and senders waiting for a credit retry. */
+static inline void call_answered(struct lxd_sched *s, struct lxd_ep *ep)
+{
+	ep->st.outstanding--;
+	ep->st.replies++;
+	if (ep->bp_credit)
+		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
+}
+
+/* A reply's op as what the call returns: 0 or the handler's -errno. */
+static inline int reply_result(uint32_t op)
+{
+	uint32_t status = op & LXD_RPC_MAX;
+	return status ? -(int)status : 0;
+}
+
 /* ---- calling -------------------------------------------------------------------------------- */
 
 int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
@@ -180,14 +209,7 @@ int lxd_call(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS],
 		(void)lxd__block(s, t);
 	}
 	t->seq++;
-	uint32_t tag = t->index | (uint32_t)t->seq << 16;
-	if (in)
-		memcpy(m->w, in, sizeof(m->w));
-	else
-		memset(m->w, 0, sizeof(m->w));
-	lxd_chan_publish_msg(ch, m, op, tag);
-	ep->st.outstanding++;
-	ep->st.calls++;
+	send_call(ep, m, op, t->index | (uint32_t)t->seq << 16, in);
 
 	t->wait_ep = ep;
 	t->reply_out = out;
@@ -223,14 +245,7 @@ int lxd_call_cb(struct lxd_ep *ep, uint32_t op, const uint64_t in[LXD_MSG_WORDS]
 	c->fn = done;
 	c->arg = arg;
 	c->seq++;
-	uint32_t tag = (LXD_TAG_CALLBACK | slot) | (uint32_t)c->seq << 16;
-	if (in)
-		memcpy(m->w, in, sizeof(m->w));
-	else
-		memset(m->w, 0, sizeof(m->w));
-	lxd_chan_publish_msg(ep->ch, m, op, tag);
-	ep->st.outstanding++;
-	ep->st.calls++;
+	send_call(ep, m, op, (LXD_TAG_CALLBACK | slot) | (uint32_t)c->seq << 16, in);
 	return 0;
 }
 
@@ -262,15 +277,11 @@ static void on_reply(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h, const s
 		return;
 	}
 	t->waiting_reply = false;
-	uint32_t status = op & LXD_RPC_MAX;
-	t->result = status ? -(int)status : 0;
+	t->result = reply_result(op);
 	if (t->reply_out)
 		memcpy(t->reply_out, m->w, sizeof(m->w));
-	ep->st.outstanding--;
-	ep->st.replies++;
 	lxd__wake(s, t);
-	if (ep->bp_credit)
-		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
+	call_answered(s, ep);
 }
 
 /* A reply to lxd_call_cb(): run its callback, once. */
@@ -292,12 +303,8 @@ static void on_callback_reply(struct lxd_sched *s, struct lxd_ep *ep, uint64_t h
 	memcpy(w, m->w, sizeof(w));
 	struct lxd_ep_callback c = ep->cb[slot];
 	ep->cb_free |= 1u << slot;
-	ep->st.outstanding--;
-	ep->st.replies++;
-	if (ep->bp_credit)
-		bp_wake_all(s, &ep->bp_credit, &ep->bp_credit_tail);
-	uint32_t status = op & LXD_RPC_MAX;
-	c.fn(c.arg, status ? -(int)status : 0, w);
+	call_answered(s, ep);
+	c.fn(c.arg, reply_result(op), w);
 }
 
 /* The peer died: every callback still pending runs now with -EIO. */

@@ -457,13 +457,15 @@ static void data_put(struct lxd_iso *iso)
 		iso_destroy(iso);
 }
 
-static bool data_free_locked_walk(void *p);
+static struct lxd_iso *arena_owner_locked_walk(const void *p);
 
 bool lxd_iso_data_free(void *p)
 {
 	struct lxd_iso *iso = arena_map_find(p);
+	if (!iso && atomic_load(&arena_map_full))
+		iso = arena_owner_locked_walk(p);
 	if (!iso)
-		return atomic_load(&arena_map_full) ? data_free_locked_walk(p) : false;
+		return false;
 	pthread_mutex_lock(&iso->data_lock);
 	int rc = lxd_arena_free(&iso->data, p);
 	pthread_mutex_unlock(&iso->data_lock);
@@ -474,29 +476,16 @@ bool lxd_iso_data_free(void *p)
 	return true;
 }
 
-/* The old way, for isos past the map's slots. */
-static bool data_free_locked_walk(void *p)
+/* The old way, for isos past the map's slots: the list, under its lock.
+ * Safe to use after unlocking, like the map's answer: @p is live. */
+static struct lxd_iso *arena_owner_locked_walk(const void *p)
 {
 	pthread_mutex_lock(&isos_lock);
 	struct lxd_iso *iso = isos;
 	while (iso && !lxd_arena_contains(&iso->data, p, 1))
 		iso = iso->next;
-	if (!iso) {
-		pthread_mutex_unlock(&isos_lock);
-		return false;
-	}
-	pthread_mutex_lock(&iso->data_lock);
-	int rc = lxd_arena_free(&iso->data, p);
-	pthread_mutex_unlock(&iso->data_lock);
-	if (rc)
-		pr_err("lxd_data_free: %p is no live buffer of %s's arena\n", p, lxd_module_name(iso->mod));
-	bool last = !rc && atomic_fetch_sub(&iso->data_live, 1) == 1 && iso->orphaned;
-	if (last)
-		isos_remove_locked(iso);
 	pthread_mutex_unlock(&isos_lock);
-	if (last)
-		iso_destroy(iso);
-	return true;
+	return iso;
 }
 
 /* ---- death ---------------------------------------------------------------------------- */

@@ -13,6 +13,23 @@
 
 #define LXD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The sanitizer a build runs under: LXD_ASAN, LXD_TSAN (gcc says so with
+ * __SANITIZE_*__, clang with __has_feature). */
+#if defined(__SANITIZE_ADDRESS__)
+#define LXD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LXD_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define LXD_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LXD_TSAN 1
+#endif
+#endif
+
 /* Tell the core we are spinning: frees pipeline resources for the sibling. */
 static inline void lxd_cpu_relax(void) { __builtin_ia32_pause(); }
 

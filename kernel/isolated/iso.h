@@ -25,6 +25,7 @@
 #include "lxds/arena.h"
 #include "lxds/async.h"
 #include "lxds/cap.h"
+#include "lxds/compiler.h"
 #include "lxds/domain.h"
 #include "lxds/glue.h"
 #include "lxds/kernel.h"
@@ -204,14 +205,7 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force);
  * it read (a release on @p, which the ender's atomic acquire of the same
  * address pairs with).  Nothing outside TSan builds.
  */
-#if defined(__SANITIZE_THREAD__)
-#define LXD_ISO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LXD_ISO_TSAN 1
-#endif
-#endif
-#ifdef LXD_ISO_TSAN
+#ifdef LXD_TSAN
 void __tsan_release(void *addr);
 #define lxd_iso_tsan_release(p) __tsan_release((void *)(p))
 #else

@@ -8,6 +8,7 @@
 #include <linux/skbuff.h>
 
 #include "../internal.h"
+#include "lxds/compiler.h"
 
 /*
  * sk_buff heads recycled per thread, as Linux keeps them in a slab cache
@@ -17,14 +18,9 @@
  * Native and isolated pktgen both gained ~20-25%.  Not under ASan, which
  * should see every head freed.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef LXD_ASAN
 #define SKB_HEAD_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SKB_HEAD_CACHE 0
-#endif
-#endif
-#ifndef SKB_HEAD_CACHE
+#else
 #define SKB_HEAD_CACHE 256
 #endif
 

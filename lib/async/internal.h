@@ -18,20 +18,6 @@
  * call-on-stack fast path, so each switch can be announced before it
  * happens.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define LXD_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LXD_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define LXD_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LXD_TSAN 1
-#endif
-#endif
 #if defined(LXD_ASAN) || defined(LXD_TSAN)
 #define LXD_FIBER_SANITIZED 1
 #else

@@ -15,15 +15,7 @@
 #include <unistd.h>
 
 #include "lxds/arena.h"
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LXD_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define LXD_TSAN 1
-#endif
+#include "lxds/compiler.h"
 
 #ifdef LXD_TSAN
 /* ThreadSanitizer only accepts application mappings in its own ranges;

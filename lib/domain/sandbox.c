@@ -26,15 +26,14 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lxds/compiler.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-	__has_feature(undefined_behavior_sanitizer)
+#if defined(LXD_ASAN) || defined(LXD_TSAN)
+#define LXD_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(undefined_behavior_sanitizer)
 #define LXD_SANITIZED 1
 #endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LXD_SANITIZED 1
 #endif
 
 /* ---- fault records -------------------------------------------------------------- */

@@ -27,19 +27,15 @@
 #include "bench.h"
 #include "bench_drv.h"
 #include "cmd.h"
+#include "lxds/compiler.h"
 #include "lxds/kernel.h"
 #include "lxds/util.h"
 
 /* A sanitizer build's fio engine cannot be loaded into the system's fio
  * (its runtime must come first): such builds measure with the generator. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(LXD_ASAN) || defined(LXD_TSAN)
 #define DEMO_FIO_USABLE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define DEMO_FIO_USABLE 0
-#endif
-#endif
-#ifndef DEMO_FIO_USABLE
+#else
 #define DEMO_FIO_USABLE 1
 #endif
 

@@ -450,8 +450,9 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 	lxd_async(&l->f, run_batch_sent, b);
 }
 
-/* Batch mode on a lane: collect while the lane's batches are in flight, send when one returns. */
-/* xmit_room(iso, l) said there is room for one more, counting what @l holds. */
+/* Batch mode on a lane: collect while the lane's batches are in flight, send
+ * when one returns.  xmit_room(iso, l) said there is room for one more,
+ * counting what @l holds. */
 static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct sk_buff *skb)
 {
 	struct lxd_iso *iso = l->iso;

@@ -76,6 +76,17 @@ enum lxd_xmit_mode lxd_iso_get_xmit_mode(const struct lxd_iso *iso);
 void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len);
 /* Free @p if it is an arena data buffer (true), else false: not ours. */
 bool lxd_iso_data_free(void *p);
+/*
+ * Free the buffers at the front of @p[0..@n) that are in the arena of the
+ * same isolated module as @p[0], under one lock.  Returns how many: 0 when
+ * @p[0] is no isolated module's buffer.
+ */
+unsigned lxd_iso_data_free_run(void *const *p, unsigned n);
+/* Free the @n data buffers (NULLs ignored) like lxd_data_free, a run from one arena at a time. */
+void lxd_data_free_bulk(void *const *p, unsigned n);
+struct sk_buff;
+/* Free @n skbs (NULLs ignored), their data with lxd_data_free_bulk: a transmit batch's, as NAPI frees a budget. */
+void lxd_skb_free_bulk(struct sk_buff *const *skbs, unsigned n);
 
 /*
  * Unregister (not free) @m's registered net devices: its domain died, but

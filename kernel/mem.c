@@ -72,6 +72,22 @@ static bool native_free(void *p)
 	return true;
 }
 
+/* Free the native arena buffers at the front of @p[0..@n) under one lock; how many (0: @p[0] is none). */
+static unsigned native_free_run(void *const *p, unsigned n)
+{
+	if (!native.ready || !lxd_arena_contains(&native.a, p[0], 1))
+		return 0;
+	unsigned k = 0, bad = 0;
+	pthread_mutex_lock(&native.lock);
+	for (; k < n && lxd_arena_contains(&native.a, p[k], 1); k++)
+		if (lxd_arena_free(&native.a, p[k]))
+			bad++;
+	pthread_mutex_unlock(&native.lock);
+	if (bad)
+		pr_err("lxd_data_free: %u of %u buffers were no live data buffers\n", bad, k);
+	return k;
+}
+
 void *lxd_data_alloc(const struct lxd_module *owner, size_t len)
 {
 	if (len == 0 || len > (1ul << 30))
@@ -89,10 +105,34 @@ void *lxd_data_alloc(const struct lxd_module *owner, size_t len)
 	return p;
 }
 
+void lxd_data_free_bulk(void *const *p, unsigned n)
+{
+	unsigned i = 0, freed = 0;
+	while (i < n) {
+		if (!p[i]) {
+			i++;
+			continue;
+		}
+		unsigned k = native_free_run(p + i, n - i);
+		if (!k)
+			k = lxd_iso_data_free_run(p + i, n - i);
+		if (!k) {
+			free(p[i]); /* aligned_alloc's, past the native arena */
+			k = 1;
+		}
+		i += k;
+		freed += k;
+	}
+	if (freed)
+		atomic_fetch_sub(&lxd_counts.data_buffers, freed);
+}
+
 void lxd_data_free(void *p)
 {
 	if (!p)
 		return;
+	/* Not lxd_data_free_bulk(&p, 1): native pktgen frees every packet
+	 * here, and the bulk loop cost it ~10%. */
 	if (!native_free(p) && !lxd_iso_data_free(p))
 		free(p);
 	atomic_fetch_sub(&lxd_counts.data_buffers, 1);

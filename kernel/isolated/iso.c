@@ -439,17 +439,19 @@ void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len)
 
 static void iso_destroy(struct lxd_iso *iso);
 
-/* One buffer of @iso's freed: the last one of an orphaned iso destroys it.
+/* @n buffers of @iso's freed: the last one of an orphaned iso destroys it.
  * Only a count that may reach zero is dropped under isos_lock, where
  * lxd_iso_unload decides whether the iso is orphaned. */
-static void data_put(struct lxd_iso *iso)
+static void data_put(struct lxd_iso *iso, long n)
 {
+	if (n <= 0)
+		return;
 	long v = atomic_load(&iso->data_live);
-	while (v > 1)
-		if (atomic_compare_exchange_weak(&iso->data_live, &v, v - 1))
+	while (v > n)
+		if (atomic_compare_exchange_weak(&iso->data_live, &v, v - n))
 			return;
 	pthread_mutex_lock(&isos_lock);
-	bool last = atomic_fetch_sub(&iso->data_live, 1) == 1 && iso->orphaned;
+	bool last = atomic_fetch_sub(&iso->data_live, n) == n && iso->orphaned;
 	if (last)
 		isos_remove_locked(iso);
 	pthread_mutex_unlock(&isos_lock);
@@ -459,21 +461,31 @@ static void data_put(struct lxd_iso *iso)
 
 static struct lxd_iso *arena_owner_locked_walk(const void *p);
 
+unsigned lxd_iso_data_free_run(void *const *p, unsigned n)
+{
+	struct lxd_iso *iso = arena_map_find(p[0]);
+	if (!iso && atomic_load(&arena_map_full))
+		iso = arena_owner_locked_walk(p[0]);
+	if (!iso)
+		return 0;
+	/* One lock for the run: a batch's buffers come back together (an
+	 * isolated lane's transmit batch, docs/isolation.md). */
+	unsigned k = 0, bad = 0;
+	pthread_mutex_lock(&iso->data_lock);
+	for (; k < n && lxd_arena_contains(&iso->data, p[k], 1); k++)
+		if (lxd_arena_free(&iso->data, p[k]))
+			bad++;
+	pthread_mutex_unlock(&iso->data_lock);
+	if (bad)
+		pr_err("lxd_data_free: %u of %u buffers were no live buffers of %s's arena\n", bad, k,
+		       lxd_module_name(iso->mod));
+	data_put(iso, (long)(k - bad)); /* the run's buffers kept @iso alive until here */
+	return k;
+}
+
 bool lxd_iso_data_free(void *p)
 {
-	struct lxd_iso *iso = arena_map_find(p);
-	if (!iso && atomic_load(&arena_map_full))
-		iso = arena_owner_locked_walk(p);
-	if (!iso)
-		return false;
-	pthread_mutex_lock(&iso->data_lock);
-	int rc = lxd_arena_free(&iso->data, p);
-	pthread_mutex_unlock(&iso->data_lock);
-	if (rc)
-		pr_err("lxd_data_free: %p is no live buffer of %s's arena\n", p, lxd_module_name(iso->mod));
-	else
-		data_put(iso);
-	return true;
+	return lxd_iso_data_free_run(&p, 1) != 0;
 }
 
 /* The old way, for isos past the map's slots: the list, under its lock.

@@ -127,6 +127,26 @@ static void skb_free(struct sk_buff *skb)
 	atomic_fetch_sub(&lxd_counts.skbs, 1);
 }
 
+void lxd_skb_free_bulk(struct sk_buff *const *skbs, unsigned n)
+{
+	enum { RUN = 64 };
+	void *data[RUN];
+	unsigned freed = 0;
+	for (unsigned i = 0; i < n; i += RUN) {
+		unsigned m = n - i < RUN ? n - i : RUN, k = 0;
+		for (unsigned j = 0; j < m; j++)
+			if (skbs[i + j])
+				data[k++] = skbs[i + j]->head;
+		lxd_data_free_bulk(data, k);
+		for (unsigned j = 0; j < m; j++)
+			if (skbs[i + j])
+				head_free(skbs[i + j]);
+		freed += k;
+	}
+	if (freed)
+		atomic_fetch_sub(&lxd_counts.skbs, freed);
+}
+
 void kfree_skb(struct sk_buff *skb)
 {
 	if (skb)

@@ -227,6 +227,41 @@ static void test_skb_heads_come_back_clean(void **state)
 	assert_int_equal(c.data_buffers, c0.data_buffers);
 }
 
+/* Kernel-internal (kernel/internal.h): a transmit batch's frees. */
+void lxd_skb_free_bulk(struct sk_buff *const *skbs, unsigned n);
+void lxd_data_free_bulk(void *const *p, unsigned n);
+
+static void test_bulk_free(void **state)
+{
+	(void)state;
+	struct lxd_kernel_counts c0, c;
+	lxd_kernel_get_counts(&c0);
+	/* 150 skbs, more than one internal run of 64, with holes. */
+	enum { N = 150 };
+	struct sk_buff *s[N];
+	for (int i = 0; i < N; i++) {
+		s[i] = i % 7 == 3 ? NULL : alloc_skb(64 + (unsigned)i, 0);
+		assert_true(i % 7 == 3 || s[i] != NULL);
+	}
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.skbs, c0.skbs + N - 21);
+	lxd_skb_free_bulk(s, N);
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.skbs, c0.skbs);
+	assert_int_equal(c.data_buffers, c0.data_buffers);
+	/* Data from the native arena and past it (aligned_alloc), mixed. */
+	void *d[6] = {lxd_data_alloc(NULL, 100), NULL, lxd_data_alloc(NULL, 20u << 20), lxd_data_alloc(NULL, 4096),
+		      lxd_data_alloc(NULL, 20u << 20), lxd_data_alloc(NULL, 1)};
+	for (int i = 0; i < 6; i++)
+		assert_true(i == 1 || d[i] != NULL);
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.data_buffers, c0.data_buffers + 5);
+	lxd_data_free_bulk(d, 6);
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.data_buffers, c0.data_buffers);
+	lxd_data_free_bulk(d, 0); /* nothing to do */
+}
+
 static void test_eth_helpers(void **state)
 {
 	(void)state;
@@ -249,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_skb_helpers),
 		cmocka_unit_test(test_eth_helpers),
 		cmocka_unit_test(test_skb_heads_come_back_clean),
+		cmocka_unit_test(test_bulk_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

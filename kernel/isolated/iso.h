@@ -95,7 +95,7 @@ struct lxd_iso {
 	/* iso_net.c: skbs in the domain's hands, by cookie (under skb_lock: the
 	 * dispatcher and polling threads' lanes transmit at once). */
 	pthread_mutex_t skb_lock;
-	struct sk_buff **skb_obj;
+	void **skb_obj;           /* an skb, or a batch tagged in bit 0 (iso_net.c) */
 	uint32_t *skb_gen, *skb_free;
 	uint32_t skb_n, skb_cap, skb_nfree;
 };

@@ -104,21 +104,33 @@ static void proxy_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *
 
 /* ---- skbs in the domain's hands ----
  *
- * An skb crosses with a cookie (slot index + 1 | generation << 32) into a
- * table.  A cookie the domain sends back (lxd_knet_consume) is checked like a
- * capability: index in range, generation current, slot live.  Under
- * skb_lock: the dispatcher and a polling thread's lane use it at once.
+ * An skb crosses with a reference the domain gives back when its driver
+ * frees an skb it kept (lxd_knet_consume), checked like a capability:
+ * slot in range, generation current, slot live, skb still there.  A slot
+ * holds one skb (a single transmit) or a whole batch (struct
+ * iso_xmit_batch, tagged in bit 0): a batch's skbs share its slot and
+ * differ in their index, so a batch of 64 costs one slot, not 64.
+ *
+ *   reference = generation << 32 | index in the batch << 24 | slot + 1
+ *
+ * Under skb_lock: the dispatcher and polling threads' lanes use it at once.
  */
 
-static uint64_t skb_put_slot(struct lxd_iso *iso, struct sk_buff *skb)
+#define REF_SLOT_BITS 24u
+#define REF_SLOT_MASK ((1u << REF_SLOT_BITS) - 1)
+#define HOLDER_BATCH 1u
+
+static uint64_t slot_put(struct lxd_iso *iso, void *holder)
 {
 	uint32_t i;
 	if (iso->skb_nfree) {
 		i = iso->skb_free[--iso->skb_nfree];
 	} else {
 		if (iso->skb_n == iso->skb_cap) {
+			if (iso->skb_cap >= REF_SLOT_MASK / 2)
+				return 0;
 			uint32_t cap = iso->skb_cap ? iso->skb_cap * 2 : 256;
-			struct sk_buff **o = realloc(iso->skb_obj, cap * sizeof(*o));
+			void **o = realloc(iso->skb_obj, cap * sizeof(*o));
 			if (o)
 				iso->skb_obj = o;
 			uint32_t *g = o ? realloc(iso->skb_gen, cap * sizeof(*g)) : NULL;
@@ -133,34 +145,40 @@ static uint64_t skb_put_slot(struct lxd_iso *iso, struct sk_buff *skb)
 		i = iso->skb_n++;
 		iso->skb_gen[i] = 0;
 	}
-	iso->skb_obj[i] = skb;
+	iso->skb_obj[i] = holder;
 	iso->skb_gen[i]++;
 	return (uint64_t)iso->skb_gen[i] << 32 | (i + 1);
 }
 
-/* The skb of @cookie, its slot freed; NULL for a cookie that names none. */
-static struct sk_buff *skb_take_slot(struct lxd_iso *iso, uint64_t cookie)
+/* The holder of @ref's slot (index bits ignored), NULL for a reference that names none. */
+static void *slot_get(struct lxd_iso *iso, uint64_t ref)
 {
-	uint32_t i = (uint32_t)cookie - 1, gen = (uint32_t)(cookie >> 32);
-	if ((uint32_t)cookie == 0 || i >= iso->skb_n || iso->skb_gen[i] != gen || !iso->skb_obj[i])
+	uint32_t i = ((uint32_t)ref & REF_SLOT_MASK) - 1, gen = (uint32_t)(ref >> 32);
+	if (((uint32_t)ref & REF_SLOT_MASK) == 0 || i >= iso->skb_n || iso->skb_gen[i] != gen)
 		return NULL;
-	struct sk_buff *skb = iso->skb_obj[i];
-	iso->skb_obj[i] = NULL;
-	iso->skb_free[iso->skb_nfree++] = i;
-	return skb;
+	return iso->skb_obj[i];
 }
 
-void lxd_iso_net_release(struct lxd_iso *iso)
+/* Free @ref's slot; its holder must be live (slot_get). */
+static void slot_free(struct lxd_iso *iso, uint64_t ref)
 {
-	for (uint32_t i = 0; i < iso->skb_n; i++)
-		if (iso->skb_obj[i])
-			kfree_skb(iso->skb_obj[i]); /* held by a driver that is gone */
-	free(iso->skb_obj);
-	free(iso->skb_gen);
-	free(iso->skb_free);
-	iso->skb_obj = NULL;
-	iso->skb_gen = iso->skb_free = NULL;
-	iso->skb_n = iso->skb_cap = iso->skb_nfree = 0;
+	uint32_t i = ((uint32_t)ref & REF_SLOT_MASK) - 1;
+	iso->skb_obj[i] = NULL;
+	iso->skb_free[iso->skb_nfree++] = i;
+}
+
+static bool holder_is_batch(const void *h) { return (uintptr_t)h & HOLDER_BATCH; }
+static struct iso_xmit_batch *holder_batch(void *h) { return (struct iso_xmit_batch *)((uintptr_t)h & ~(uintptr_t)HOLDER_BATCH); }
+
+/* A single transmit's skb, its slot freed; NULL when the reference names none
+ * (the domain consumed it already). */
+static struct sk_buff *skb_take_slot(struct lxd_iso *iso, uint64_t ref)
+{
+	void *h = slot_get(iso, ref);
+	if (!h || holder_is_batch(h) || (ref >> REF_SLOT_BITS & 0xff))
+		return NULL;
+	slot_free(iso, ref);
+	return h;
 }
 
 /* ---- transmit ---- */
@@ -193,7 +211,7 @@ static int skb_to_arena(struct lxd_iso *iso, struct sk_buff *skb)
 static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
 {
 	pthread_mutex_lock(&iso->skb_lock);
-	uint64_t sref = skb_put_slot(iso, skb);
+	uint64_t sref = slot_put(iso, skb);
 	pthread_mutex_unlock(&iso->skb_lock);
 	if (!sref)
 		return NETDEV_TX_BUSY;
@@ -202,10 +220,12 @@ static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
 	int rc = lxd_dnet_xmit(devref, sref, skb->head, (unsigned)(skb->end - skb->head),
 			       (unsigned)(skb->data - skb->head), skb->len, skb->protocol);
 	if (rc >= 0 && !(rc & LXD_XMIT_CONSUMED) && (rc & 0xff) == NETDEV_TX_OK)
-		return NETDEV_TX_OK; /* kept by the driver: its cookie stays live */
+		return NETDEV_TX_OK; /* kept by the driver: its reference stays live */
 	pthread_mutex_lock(&iso->skb_lock);
-	skb_take_slot(iso, sref);
+	bool ours = skb_take_slot(iso, sref) == skb;
 	pthread_mutex_unlock(&iso->skb_lock);
+	if (!ours)
+		return NETDEV_TX_OK; /* the domain consumed it meanwhile, whatever it answers: freed once */
 	if (rc < 0 || !(rc & LXD_XMIT_CONSUMED))
 		return NETDEV_TX_BUSY;
 	if (rc & LXD_XMIT_DROPPED)
@@ -255,8 +275,10 @@ struct iso_xmit_batch {
 	struct lxd_lane *lane; /* NULL: the dispatcher's */
 	unsigned n;
 	int rc;                       /* the call's: 0 or -errno for the whole batch */
-	struct sk_buff *skb[LXD_XMIT_BATCH_MAX];
-	uint64_t refs[LXD_XMIT_BATCH_MAX];  /* each skb's reference for the domain (0: none to be had) */
+	uint64_t ref;                 /* the batch's reference for the domain (0: none to be had) */
+	bool answered;                /* under skb_lock: batch_finish ran */
+	unsigned kept;                /* under skb_lock, once answered: skbs the driver still holds */
+	struct sk_buff *skb[LXD_XMIT_BATCH_MAX]; /* under skb_lock once sent: NULL when consumed */
 	int res[LXD_XMIT_BATCH_MAX];        /* per skb: what lxd_dnet_xmit would have returned */
 	struct lxd_glue_pending pc;         /* the callback call's, until xmit_reply ran */
 	struct iso_xmit_batch *next_free;   /* on lane->xmit_free */
@@ -286,13 +308,14 @@ static int xmit_room(struct lxd_iso *iso, struct lxd_lane *l)
 	}
 }
 
-/* Each skb's reference for the domain, and the batch counted as sent. */
+/* The batch's reference for the domain, and the batch counted as sent. */
 static void batch_refs(struct iso_xmit_batch *b)
 {
 	struct lxd_iso *iso = b->iso;
+	b->answered = false;
+	b->kept = 0;
 	pthread_mutex_lock(&iso->skb_lock);
-	for (unsigned i = 0; i < b->n; i++)
-		b->refs[i] = skb_put_slot(iso, b->skb[i]);
+	b->ref = slot_put(iso, (void *)((uintptr_t)b | HOLDER_BATCH));
 	pthread_mutex_unlock(&iso->skb_lock);
 	atomic_fetch_add_explicit(&iso->xmit_msgs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&iso->xmit_skbs, b->n, memory_order_relaxed);
@@ -303,11 +326,17 @@ static void batch_desc(const struct iso_xmit_batch *b, unsigned long long *desc)
 	for (unsigned i = 0; i < b->n; i++) {
 		struct sk_buff *skb = b->skb[i];
 		unsigned long long *d = &desc[i * LXD_XMIT_DESC_WORDS];
-		d[0] = b->refs[i];
+		d[0] = b->ref ? b->ref | (uint64_t)i << REF_SLOT_BITS : 0;
 		d[1] = (uint64_t)(uintptr_t)skb->head;
 		d[2] = (uint64_t)(skb->end - skb->head) << 32 | (uint64_t)(skb->data - skb->head);
 		d[3] = (uint64_t)skb->len << 32 | skb->protocol;
 	}
+}
+
+/* A batch whose last kept skb was consumed, or that a dead lane left: it goes. */
+static void batch_drop(struct iso_xmit_batch *b)
+{
+	free(b);
 }
 
 /* The answer is in (b->rc, b->res): free what the driver is done with, then the batch goes. */
@@ -315,42 +344,72 @@ static void batch_finish(struct iso_xmit_batch *b)
 {
 	struct lxd_iso *iso = b->iso;
 	struct iso_netdev *nd = b->nd;
-	pthread_mutex_lock(&iso->skb_lock);
-	for (unsigned i = 0; i < b->n; i++) {
-		int r = b->rc < 0 || !b->refs[i] ? -EIO : b->res[i];
-		bool kept = r >= 0 && !(r & LXD_XMIT_CONSUMED) && (r & 0xff) == NETDEV_TX_OK;
-		if (!kept && b->refs[i])
-			skb_take_slot(iso, b->refs[i]); /* kept by the driver: its reference stays live */
-	}
-	pthread_mutex_unlock(&iso->skb_lock);
 	/* Freed together, a run of one arena under one lock (as NAPI frees a
 	 * budget of transmitted skbs at once): one at a time they cost the
 	 * lane thread a lock round and an arena lookup per packet. */
 	struct sk_buff *done[LXD_XMIT_BATCH_MAX];
 	unsigned ndone = 0, dropped = 0;
+	pthread_mutex_lock(&iso->skb_lock);
 	for (unsigned i = 0; i < b->n; i++) {
-		int r = b->rc < 0 || !b->refs[i] ? -EIO : b->res[i];
-		if (r >= 0 && (r & LXD_XMIT_CONSUMED)) {
-			done[ndone++] = b->skb[i];
-		} else if (r < 0 || (r & 0xff) != NETDEV_TX_OK) {
-			dropped++;
-			done[ndone++] = b->skb[i];
+		int r = b->rc < 0 || !b->ref ? -EIO : b->res[i];
+		if (!b->skb[i])
+			continue; /* the domain consumed it before we saw the answer: freed there */
+		if (r >= 0 && !(r & LXD_XMIT_CONSUMED) && (r & 0xff) == NETDEV_TX_OK) {
+			b->kept++; /* the driver holds it: consumed later through the batch's reference */
+			continue;
 		}
+		if (r < 0 || (!(r & LXD_XMIT_CONSUMED) && (r & 0xff) != NETDEV_TX_OK))
+			dropped++;
+		done[ndone++] = b->skb[i];
+		b->skb[i] = NULL;
 	}
+	b->answered = true;
+	bool pinned = b->kept > 0;
+	if (!pinned && b->ref)
+		slot_free(iso, b->ref);
+	pthread_mutex_unlock(&iso->skb_lock);
 	lxd_skb_free_bulk(done, ndone);
 	if (dropped)
 		atomic_fetch_add(&nd->async_dropped, dropped);
 	atomic_fetch_sub_explicit(&iso->xmit_queued, b->n, memory_order_release);
 	if (b->lane) {
+		b->lane->xmit_batches--;
+		if (pinned)
+			return; /* lxd_knet_consume frees it with its last kept skb (the lane forgets it) */
 		/* Kept for the lane's next batch: at ~1.4 KB a batch is past
 		 * glibc's per-thread cache, and malloc's slow path (free,
 		 * consolidate) cost a tenth of the lane's packet rate. */
-		b->lane->xmit_batches--;
 		b->next_free = b->lane->xmit_free;
 		b->lane->xmit_free = b;
 		return;
 	}
-	free(b);
+	if (!pinned)
+		batch_drop(b);
+}
+
+/* Kept skbs left in the table of a domain that is gone. */
+void lxd_iso_net_release(struct lxd_iso *iso)
+{
+	for (uint32_t i = 0; i < iso->skb_n; i++) {
+		void *h = iso->skb_obj[i];
+		if (!h)
+			continue;
+		if (!holder_is_batch(h)) {
+			kfree_skb(h); /* held by a driver that is gone */
+			continue;
+		}
+		struct iso_xmit_batch *b = holder_batch(h);
+		for (unsigned k = 0; k < b->n; k++)
+			kfree_skb(b->skb[k]);
+		if (b->answered)
+			batch_drop(b); /* pinned by kept skbs: nobody else has it */
+	}
+	free(iso->skb_obj);
+	free(iso->skb_gen);
+	free(iso->skb_free);
+	iso->skb_obj = NULL;
+	iso->skb_gen = iso->skb_free = NULL;
+	iso->skb_n = iso->skb_cap = iso->skb_nfree = 0;
 }
 
 void lxd_iso_net_lane_fini(struct lxd_lane *l)
@@ -362,7 +421,7 @@ void lxd_iso_net_lane_fini(struct lxd_lane *l)
 	}
 }
 
-/* The blocking call, on a thread; b->refs already taken. */
+/* The blocking call, on a thread; b->ref already taken. */
 static void run_batch_sent(void *arg)
 {
 	struct iso_xmit_batch *b = arg;
@@ -372,7 +431,7 @@ static void run_batch_sent(void *arg)
 		b->res[i] = -EIO;
 	if (!b->lane)
 		lxd_iso_watch(b->iso, true); /* a lane watches itself (lane.c) */
-	b->rc = lxd_dnet_xmit_batch(b->nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, b->res);
+	b->rc = b->ref ? lxd_dnet_xmit_batch(b->nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, b->res) : -ENOMEM;
 	if (!b->lane)
 		lxd_iso_watch(b->iso, false);
 	batch_finish(b);
@@ -446,6 +505,11 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 	l->xmit_batches++;
 	atomic_fetch_add_explicit(&b->iso->xmit_queued, b->n, memory_order_relaxed);
 	batch_refs(b);
+	if (!b->ref) { /* no reference to be had (out of memory): the batch fails, dropped */
+		b->rc = -ENOMEM;
+		batch_finish(b);
+		return;
+	}
 	unsigned long long desc[LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
 	batch_desc(b, desc);
 	if (lxd_dnet_xmit_batch_cb(b->nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, NULL, &b->pc, xmit_reply, b) == 0)
@@ -611,9 +675,28 @@ void lxd_knet_consume(unsigned long long ref, int dropped)
 	struct lxd_iso *iso = lxd_iso_self();
 	if (!iso)
 		return;
+	struct sk_buff *skb = NULL;
+	struct iso_xmit_batch *gone = NULL;
 	pthread_mutex_lock(&iso->skb_lock);
-	struct sk_buff *skb = skb_take_slot(iso, ref);
+	void *h = slot_get(iso, ref);
+	if (h && !holder_is_batch(h)) {
+		skb = skb_take_slot(iso, ref);
+	} else if (h) {
+		struct iso_xmit_batch *b = holder_batch(h);
+		unsigned k = ref >> REF_SLOT_BITS & 0xff;
+		if (k < b->n && b->skb[k]) {
+			skb = b->skb[k];
+			b->skb[k] = NULL;
+			/* Before the answer, batch_finish counts only what is still there. */
+			if (b->answered && --b->kept == 0) {
+				slot_free(iso, ref);
+				gone = b;
+			}
+		}
+	}
 	pthread_mutex_unlock(&iso->skb_lock);
+	if (gone)
+		batch_drop(gone);
 	if (!skb)
 		return;
 	if (dropped)

@@ -5,7 +5,11 @@
  * never takes: it keeps the first skbs it is given and frees them only in
  * ndo_stop (consume after the transmit returned); with busy=1 it refuses
  * every transmit (NETDEV_TX_BUSY); with slow_us=N each transmit takes N us;
- * with hang_open=1 its ndo_open never returns.  Linux driver style, include/linux/ only, like drivers/.
+ * with hang_open=1 its ndo_open never returns; with forge=1 (isolated) it
+ * acts as a hostile domain: from inside its first transmit it hands back
+ * every skb reference it can guess, including those of skbs it is about
+ * to report freed.  Linux driver style, include/linux/ only, like drivers/
+ * (but for forge's one call into the domain's kernel stubs).
  */
 #include <linux/errno.h>
 #include <linux/etherdevice.h>
@@ -28,6 +32,14 @@ static unsigned int slow_us;
 module_param(slow_us, uint, 0);
 MODULE_PARM_DESC(slow_us, "Busy-wait this long in every transmit (a slow device)");
 
+static int forge;
+module_param(forge, int, 0);
+MODULE_PARM_DESC(forge, "Isolated: consume every guessable skb reference from inside the first transmit");
+
+/* The domain's stub for the kernel's lxd_knet_consume (lxd_kdomain.so):
+ * what a hostile driver can call with any reference.  Absent natively. */
+extern void lxd_knet_consume(unsigned long long ref, int dropped) __attribute__((weak));
+
 static struct net_device *quirky_dev;
 static struct sk_buff *held[QUIRKY_HOLD];
 static int nheld;
@@ -41,6 +53,14 @@ static netdev_tx_t quirky_xmit(struct sk_buff *skb, struct net_device *dev)
 		ktime_t end = ktime_get() + (ktime_t)slow_us * NSEC_PER_USEC;
 		while (ktime_get() < end)
 			;
+	}
+	if (forge == 1 && lxd_knet_consume) {
+		forge = 2; /* once */
+		/* generation << 32 | index in a batch << 24 | slot + 1 (kernel/isolated/iso_net.c) */
+		for (unsigned long long gen = 1; gen <= 4; gen++)
+			for (unsigned long long idx = 0; idx < 64; idx++)
+				for (unsigned long long slot = 1; slot <= 4; slot++)
+					lxd_knet_consume(gen << 32 | idx << 24 | slot, 0);
 	}
 	if (nheld < QUIRKY_HOLD) {
 		held[nheld++] = skb; /* kept: freed in ndo_stop */

@@ -171,6 +171,44 @@ static void test_slow_driver_bounded_queue(void **state)
 		slow_driver(LXD_XMIT_BATCH);
 }
 
+/*
+ * Isolated only: a hostile domain consumes skbs through guessed references
+ * while their transmit is in flight, then reports them freed as well: the
+ * kernel frees each skb once (a double free would drive the count below
+ * zero, or ASan would see it), and the driver's later consumes of skbs
+ * already gone are ignored.
+ */
+static void forged_consumes(enum lxd_xmit_mode mode)
+{
+	struct lxd_module *m;
+	static const char *forge[] = {"forge=1"};
+	assert_int_equal(load(&m, forge, 1), 0);
+	assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
+	struct net_device *dev = lxd_module_netdev(m, 0);
+	assert_int_equal(dev_open(dev), 0);
+	struct lxd_pktgen_result r;
+	assert_int_equal(lxd_pktgen(dev, 200, 64, &r), 0);
+	assert_int_equal(lxd_module_flush(m), 0);
+	long live = live_skbs();
+	assert_true(live >= 0 && live <= 16);
+	assert_int_equal(dev_close(dev), 0);
+	assert_int_equal(live_skbs(), 0);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
+static void test_forged_consumes(void **state)
+{
+	(void)state;
+	if (test_mode != LXD_MODULE_ISOLATED) {
+		skip();
+		return;
+	}
+	forged_consumes(LXD_XMIT_SYNC);
+	forged_consumes(LXD_XMIT_ASYNC);
+	forged_consumes(LXD_XMIT_BATCH);
+}
+
 /* Isolated only: the driver dies holding skbs: the kernel frees them at unload. */
 static void test_kill_holding_skbs(void **state)
 {
@@ -201,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_hang_in_open),
 		cmocka_unit_test(test_kill_holding_skbs),
+		cmocka_unit_test(test_forged_consumes),
 		cmocka_unit_test(test_slow_driver_bounded_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

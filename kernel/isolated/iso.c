@@ -420,9 +420,9 @@ void *lxd_iso_data_alloc_in(struct lxd_iso *iso, size_t len)
 		return NULL;
 	pthread_mutex_lock(&iso->data_lock);
 	void *p = lxd_arena_alloc(&iso->data, len);
-	pthread_mutex_unlock(&iso->data_lock);
 	if (p)
-		atomic_fetch_add(&iso->data_live, 1);
+		iso->data_live++; /* counted under the lock already held: no locked instruction of its own */
+	pthread_mutex_unlock(&iso->data_lock);
 	return p;
 }
 
@@ -439,19 +439,29 @@ void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len)
 
 static void iso_destroy(struct lxd_iso *iso);
 
-/* @n buffers of @iso's freed: the last one of an orphaned iso destroys it.
- * Only a count that may reach zero is dropped under isos_lock, where
- * lxd_iso_unload decides whether the iso is orphaned. */
+/*
+ * @n buffers of @iso's freed (their arena blocks already): drop them from
+ * the live count, under data_lock.  The last one of an orphaned iso
+ * destroys it, so a count that may reach zero is dropped under isos_lock
+ * too, where lxd_iso_release decides whether the iso is orphaned (until
+ * then the @n buffers keep it alive).
+ */
 static void data_put(struct lxd_iso *iso, long n)
 {
 	if (n <= 0)
 		return;
-	long v = atomic_load(&iso->data_live);
-	while (v > n)
-		if (atomic_compare_exchange_weak(&iso->data_live, &v, v - n))
-			return;
+	pthread_mutex_lock(&iso->data_lock);
+	bool easy = iso->data_live > n;
+	if (easy)
+		iso->data_live -= n;
+	pthread_mutex_unlock(&iso->data_lock);
+	if (easy)
+		return;
 	pthread_mutex_lock(&isos_lock);
-	bool last = atomic_fetch_sub(&iso->data_live, n) == n && iso->orphaned;
+	pthread_mutex_lock(&iso->data_lock);
+	iso->data_live -= n;
+	bool last = iso->data_live == 0 && iso->orphaned;
+	pthread_mutex_unlock(&iso->data_lock);
 	if (last)
 		isos_remove_locked(iso);
 	pthread_mutex_unlock(&isos_lock);
@@ -475,11 +485,18 @@ unsigned lxd_iso_data_free_run(void *const *p, unsigned n)
 	for (; k < n && lxd_arena_contains(&iso->data, p[k], 1); k++)
 		if (lxd_arena_free(&iso->data, p[k]))
 			bad++;
+	long freed = (long)(k - bad);
+	/* The run's buffers kept @iso alive until here; a count that stays
+	 * above zero drops in the same lock round (data_put's slow path below). */
+	bool done = iso->data_live > freed;
+	if (done)
+		iso->data_live -= freed;
 	pthread_mutex_unlock(&iso->data_lock);
 	if (bad)
 		pr_err("lxd_data_free: %u of %u buffers were no live buffers of %s's arena\n", bad, k,
 		       lxd_module_name(iso->mod));
-	data_put(iso, (long)(k - bad)); /* the run's buffers kept @iso alive until here */
+	if (!done)
+		data_put(iso, freed);
 	return k;
 }
 
@@ -736,11 +753,14 @@ void lxd_iso_release(struct lxd_iso *iso)
 	lxd_iso_blk_release(iso);
 	lxd_iso_net_release(iso); /* skbs a driver kept: their data is in this arena */
 	pthread_mutex_lock(&isos_lock);
-	bool keep = atomic_load(&iso->data_live) > 0;
+	pthread_mutex_lock(&iso->data_lock);
+	long live = iso->data_live;
+	pthread_mutex_unlock(&iso->data_lock);
+	bool keep = live > 0;
 	if (keep) {
 		/* Someone still holds buffers in this arena: keep it mapped until the last goes. */
 		pr_err("module %s unloaded with %ld data buffer(s) in its arena: kept until freed\n",
-		       lxd_module_name(iso->mod), atomic_load(&iso->data_live));
+		       lxd_module_name(iso->mod), live);
 		iso->orphaned = true;
 		iso->mod = NULL;
 	} else {

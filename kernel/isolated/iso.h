@@ -63,7 +63,7 @@ struct lxd_iso {
 	 * glue's spilled calls (the dispatcher thread only). */
 	struct lxd_arena data, spill;
 	pthread_mutex_t data_lock;
-	atomic_long data_live;
+	long data_live;           /* data buffers handed out, not freed (under data_lock) */
 	/* The dispatcher. */
 	pthread_t thr;
 	bool thr_started;

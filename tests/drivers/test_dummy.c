@@ -198,6 +198,42 @@ static void test_unload_while_open(void **state)
 	assert_kernel_clean();
 }
 
+/* Kernel-internal (kernel/internal.h). */
+void lxd_data_free_bulk(void *const *p, unsigned n);
+
+/*
+ * Data buffers outlive their module: unloaded while the kernel still holds
+ * some, the module's arena stays (isolated: mapped, orphaned) until the
+ * last buffer goes, freed one at a time or in bulk.
+ */
+static void test_buffers_outlive_unload(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	assert_int_equal(load(&m, NULL, 0), 0);
+	enum { N = 40 };
+	char *b[N];
+	for (int i = 0; i < N; i++) {
+		b[i] = lxd_data_alloc(m, 100 + (size_t)i * 50);
+		assert_non_null(b[i]);
+		memset(b[i], i, 100);
+	}
+	assert_int_equal(lxd_module_unload(m), 0);
+	for (int i = 0; i < N; i++) /* still there, still ours */
+		assert_int_equal(b[i][99], i);
+	lxd_data_free(b[0]);
+	lxd_data_free_bulk((void *const *)&b[1], N / 2);
+	lxd_data_free_bulk((void *const *)&b[1 + N / 2], N - 1 - N / 2); /* the last ones: the arena goes */
+	assert_kernel_clean();
+	/* The kernel goes on: a module loads and its buffers come and go. */
+	assert_int_equal(load(&m, NULL, 0), 0);
+	void *p = lxd_data_alloc(m, 64);
+	assert_non_null(p);
+	lxd_data_free(p);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
+}
+
 struct traffic {
 	struct net_device *dev;
 	struct lxd_pktgen_result r;
@@ -332,6 +368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mtu_change, setup, teardown),
 		cmocka_unit_test(test_two_devices_and_bad_params),
 		cmocka_unit_test(test_unload_while_open),
+		cmocka_unit_test(test_buffers_outlive_unload),
 		cmocka_unit_test(test_xmit_modes),
 		cmocka_unit_test(test_kill_in_traffic),
 	};

@@ -518,8 +518,8 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 	lxd_async(&l->f, run_batch_sent, b);
 }
 
-/* Batch mode on a lane: collect while the lane's batches are in flight, send
- * when one returns.  xmit_room(iso, l) said there is room for one more,
+/* Batch mode on a lane: collect while the lane's batches are in flight.
+ * xmit_room(iso, l) said there is room for one more,
  * counting what @l holds. */
 static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct sk_buff *skb)
 {
@@ -532,7 +532,13 @@ static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct s
 	if (!b && !(b = l->xmit_pending = batch_new(iso, nd, l)))
 		return NETDEV_TX_BUSY;
 	b->skb[b->n++] = skb; /* counted in xmit_queued when sent (one atomic a batch) */
-	lxd_iso_net_lane_flush(l, b->n == LXD_XMIT_BATCH_MAX);
+	/* Sent when full, or at once when the domain has nothing of ours (it
+	 * would idle).  Otherwise the lane's next poll sends it if fewer than
+	 * LANE_XMIT_BATCHES are out: sending whenever one was out sent every
+	 * other batch with one skb (the first after the poll that emptied the
+	 * lane) -- 32 skbs per message on average, 64 now. */
+	if (b->n == LXD_XMIT_BATCH_MAX || l->xmit_batches == 0)
+		lxd_iso_net_lane_flush(l, true);
 	return NETDEV_TX_OK;
 }
 

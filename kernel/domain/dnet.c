@@ -354,12 +354,15 @@ int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned 
 	struct dnetdev *d = dn_lookup(dev);
 	if (!d)
 		return -EBADF;
-	if (n > LXD_XMIT_BATCH_MAX || nw != n * LXD_XMIT_DESC_WORDS)
+	if (n > LXD_XMIT_BATCH_MAX || nw != 1 + n * LXD_XMIT_DESC_WORDS)
 		return -EINVAL;
+	const uint64_t field = (1ull << LXD_XMIT_FIELD_BITS) - 1, ref = desc[0];
 	for (unsigned i = 0; i < n; i++) {
-		const unsigned long long *w = &desc[i * LXD_XMIT_DESC_WORDS];
-		res[i] = xmit_one(d, w[0], (void *)(uintptr_t)w[1], (unsigned)(w[2] >> 32), (unsigned)w[2],
-				  (unsigned)(w[3] >> 32), (unsigned)w[3]);
+		const unsigned long long *w = &desc[1 + i * LXD_XMIT_DESC_WORDS];
+		uint64_t skb = ref ? ref | (uint64_t)i << LXD_XMIT_REF_INDEX_SHIFT : 0;
+		res[i] = xmit_one(d, skb, (void *)(uintptr_t)(w[0] & ((1ull << 48) - 1)), (unsigned)(w[1] & field),
+				  (unsigned)(w[1] >> LXD_XMIT_FIELD_BITS & field),
+				  (unsigned)(w[1] >> (2 * LXD_XMIT_FIELD_BITS) & field), (unsigned)(w[0] >> 48));
 	}
 	return 0;
 }

@@ -103,12 +103,20 @@ int lxd_dnet_change_mtu(unsigned long long dev, int mtu);
 int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, unsigned int size,
 		  unsigned int data_off, unsigned int len, unsigned int protocol);
 /*
- * Domain: ndo_start_xmit for @n skbs in one message, each described by
- * LXD_XMIT_DESC_WORDS of @desc (@nw words): skb reference, buffer address
- * (in the arena), size << 32 | data_off, len << 32 | protocol.  @res[i]
- * gets what lxd_dnet_xmit would have returned for skb i.  Returns 0.
+ * Domain: ndo_start_xmit for @n skbs in one message, described by @desc
+ * (@nw = 1 + @n * LXD_XMIT_DESC_WORDS words): desc[0] is the batch's
+ * reference (skb i's is desc[0] | i << LXD_XMIT_REF_INDEX_SHIFT; 0: none),
+ * then per skb two words,
+ *   buffer address (in the arena, below 2^48) | protocol << 48,
+ *   size | data_off << 21 | len << 42   (LXD_XMIT_FIELD_BITS each),
+ * 16 bytes a packet: the descriptors are what crosses between the cores.
+ * An skb's buffer is at most 1 MiB (skb_alloc_for), so 21 bits hold any of
+ * the three.  @res[i] gets what lxd_dnet_xmit would have returned for skb
+ * i.  Returns 0.
  */
-#define LXD_XMIT_DESC_WORDS 4
+#define LXD_XMIT_DESC_WORDS 2
+#define LXD_XMIT_REF_INDEX_SHIFT 24
+#define LXD_XMIT_FIELD_BITS 21
 #define LXD_XMIT_BATCH_MAX 64
 int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
 			unsigned int n, int *res);

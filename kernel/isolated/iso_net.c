@@ -116,7 +116,7 @@ static void proxy_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *
  * Under skb_lock: the dispatcher and polling threads' lanes use it at once.
  */
 
-#define REF_SLOT_BITS 24u
+#define REF_SLOT_BITS LXD_XMIT_REF_INDEX_SHIFT
 #define REF_SLOT_MASK ((1u << REF_SLOT_BITS) - 1)
 #define HOLDER_BATCH 1u
 
@@ -321,16 +321,18 @@ static void batch_refs(struct iso_xmit_batch *b)
 	atomic_fetch_add_explicit(&iso->xmit_skbs, b->n, memory_order_relaxed);
 }
 
-static void batch_desc(const struct iso_xmit_batch *b, unsigned long long *desc)
+/* The batch's descriptors (lxd_iso_if.h); their word count. */
+static unsigned batch_desc(const struct iso_xmit_batch *b, unsigned long long *desc)
 {
+	desc[0] = b->ref;
 	for (unsigned i = 0; i < b->n; i++) {
-		struct sk_buff *skb = b->skb[i];
-		unsigned long long *d = &desc[i * LXD_XMIT_DESC_WORDS];
-		d[0] = b->ref ? b->ref | (uint64_t)i << REF_SLOT_BITS : 0;
-		d[1] = (uint64_t)(uintptr_t)skb->head;
-		d[2] = (uint64_t)(skb->end - skb->head) << 32 | (uint64_t)(skb->data - skb->head);
-		d[3] = (uint64_t)skb->len << 32 | skb->protocol;
+		const struct sk_buff *skb = b->skb[i];
+		unsigned long long *d = &desc[1 + i * LXD_XMIT_DESC_WORDS];
+		d[0] = (uint64_t)(uintptr_t)skb->head | (uint64_t)skb->protocol << 48;
+		d[1] = (uint64_t)(skb->end - skb->head) | (uint64_t)(skb->data - skb->head) << LXD_XMIT_FIELD_BITS |
+		       (uint64_t)skb->len << (2 * LXD_XMIT_FIELD_BITS);
 	}
+	return 1 + b->n * LXD_XMIT_DESC_WORDS;
 }
 
 /* A batch whose last kept skb was consumed, or that a dead lane left: it goes. */
@@ -425,13 +427,13 @@ void lxd_iso_net_lane_fini(struct lxd_lane *l)
 static void run_batch_sent(void *arg)
 {
 	struct iso_xmit_batch *b = arg;
-	unsigned long long desc[LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
-	batch_desc(b, desc);
+	unsigned long long desc[1 + LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
+	unsigned nw = batch_desc(b, desc);
 	for (unsigned i = 0; i < b->n; i++)
 		b->res[i] = -EIO;
 	if (!b->lane)
 		lxd_iso_watch(b->iso, true); /* a lane watches itself (lane.c) */
-	b->rc = b->ref ? lxd_dnet_xmit_batch(b->nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, b->res) : -ENOMEM;
+	b->rc = b->ref ? lxd_dnet_xmit_batch(b->nd->ref, nw, desc, b->n, b->res) : -ENOMEM;
 	if (!b->lane)
 		lxd_iso_watch(b->iso, false);
 	batch_finish(b);
@@ -451,7 +453,7 @@ static void xmit_reply(void *arg, int err, struct lxd_glue_buf *rep)
 		b->res[i] = -EIO;
 	b->rc = err;
 	if (!err) {
-		int perr = lxd_dnet_xmit_batch_reply(rep, &b->rc, b->nd->ref, b->n * LXD_XMIT_DESC_WORDS, NULL, b->n,
+		int perr = lxd_dnet_xmit_batch_reply(rep, &b->rc, b->nd->ref, 1 + b->n * LXD_XMIT_DESC_WORDS, NULL, b->n,
 						     b->res);
 		if (perr)
 			b->rc = perr;
@@ -510,9 +512,9 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 		batch_finish(b);
 		return;
 	}
-	unsigned long long desc[LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
-	batch_desc(b, desc);
-	if (lxd_dnet_xmit_batch_cb(b->nd->ref, b->n * LXD_XMIT_DESC_WORDS, desc, b->n, NULL, &b->pc, xmit_reply, b) == 0)
+	unsigned long long desc[1 + LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
+	unsigned nw = batch_desc(b, desc);
+	if (lxd_dnet_xmit_batch_cb(b->nd->ref, nw, desc, b->n, NULL, &b->pc, xmit_reply, b) == 0)
 		return;
 	/* Not sent (-EAGAIN: no room now; or an error, which the blocking call meets again). */
 	lxd_async(&l->f, run_batch_sent, b);
@@ -546,7 +548,8 @@ static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct iso_netdev *nd = nd_of(dev);
 	struct lxd_iso *iso = nd->iso;
-	if (!lxd_iso_alive(iso) || skb_to_arena(iso, skb))
+	/* A batch descriptor holds 21-bit sizes; skb_alloc_for caps buffers at 1 MiB. */
+	if (!lxd_iso_alive(iso) || skb->end - skb->head >= 1l << LXD_XMIT_FIELD_BITS || skb_to_arena(iso, skb))
 		return NETDEV_TX_BUSY;
 	if (lxd_iso_get_xmit_mode(iso) == LXD_XMIT_SYNC || lxd_iso_self() == iso) {
 		struct lxd_iso_work w = {.fn = w_xmit_sync, .wait = true, .p = skb};

@@ -41,6 +41,12 @@ static void kept_skbs(enum lxd_xmit_mode mode)
 	assert_int_equal(r.sent, 40);
 	assert_int_equal(lxd_module_flush(m), 0);
 	assert_int_equal(live_skbs(), 16);
+	/* The driver saw each skb as built: length, headroom, protocol, addresses. */
+	struct rtnl_link_stats64 st;
+	dev_get_stats(dev, &st);
+	assert_int_equal(st.tx_packets, 40);
+	assert_int_equal(st.tx_bytes, 40 * 64);
+	assert_int_equal(st.tx_errors, 0);
 	assert_int_equal(dev_close(dev), 0); /* ndo_stop frees them */
 	assert_int_equal(live_skbs(), 0);
 	assert_int_equal(lxd_module_unload(m), 0);

@@ -18,6 +18,7 @@
 #ifndef LXDS_ISO_IF_H
 #define LXDS_ISO_IF_H
 
+#include <errno.h>
 #include <stdint.h>
 
 /* Capability types of kernel objects a domain may name. */
@@ -112,22 +113,45 @@ int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, un
  * 16 bytes a packet: the descriptors are what crosses between the cores.
  * An skb's buffer is at most 1 MiB (skb_alloc_for), so 21 bits hold any of
  * the three.  @res[i] gets what lxd_dnet_xmit would have returned for skb
- * i.  Returns 0.
+ * i, in one byte (lxd_xmit_res_pack): a batch's 64 answers are one cache
+ * line for the kernel to fetch from the domain's core, not four.  Returns 0.
  */
 #define LXD_XMIT_DESC_WORDS 2
 #define LXD_XMIT_REF_INDEX_SHIFT 24
 #define LXD_XMIT_FIELD_BITS 21
 #define LXD_XMIT_BATCH_MAX 64
 int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
-			unsigned int n, int *res);
+			unsigned int n, unsigned char *res);
+
+/* A transmit's answer in a byte: bits 0-3 the netdev_tx_t (0 OK, 1 anything
+ * else), 0xf an error (the skb was not looked at), bit 4 CONSUMED, bit 5 DROPPED. */
+#define LXD_XMIT_RES_BUSY 0x1
+#define LXD_XMIT_RES_ERROR 0xf
+#define LXD_XMIT_RES_CONSUMED 0x10
+#define LXD_XMIT_RES_DROPPED 0x20
+static inline unsigned char lxd_xmit_res_pack(int rc)
+{
+	if (rc < 0)
+		return LXD_XMIT_RES_ERROR;
+	return (unsigned char)(((rc & 0xff) ? LXD_XMIT_RES_BUSY : 0) | (rc & LXD_XMIT_CONSUMED ? LXD_XMIT_RES_CONSUMED : 0) |
+			       (rc & LXD_XMIT_DROPPED ? LXD_XMIT_RES_DROPPED : 0));
+}
+/* Back to lxd_dnet_xmit's form (an error: -EIO; anything but OK: NETDEV_TX_BUSY's 0x10). */
+static inline int lxd_xmit_res_unpack(unsigned char b)
+{
+	if ((b & 0xf) == LXD_XMIT_RES_ERROR)
+		return -EIO;
+	return ((b & 0xf) ? 0x10 : 0) | (b & LXD_XMIT_RES_CONSUMED ? LXD_XMIT_CONSUMED : 0) |
+	       (b & LXD_XMIT_RES_DROPPED ? LXD_XMIT_DROPPED : 0);
+}
 /* Its [callback] form (kernel side, the generated glue): send, and in @done decode with _reply. */
 struct lxd_glue_buf;
 struct lxd_glue_pending;
 int lxd_dnet_xmit_batch_cb(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
-			   unsigned int n, int *res, struct lxd_glue_pending *pc,
+			   unsigned int n, unsigned char *res, struct lxd_glue_pending *pc,
 			   void (*done)(void *arg, int err, struct lxd_glue_buf *rep), void *arg);
 int lxd_dnet_xmit_batch_reply(struct lxd_glue_buf *rep, int *ret, unsigned long long dev, unsigned int nw,
-			      const unsigned long long *desc, unsigned int n, int *res);
+			      const unsigned long long *desc, unsigned int n, unsigned char *res);
 /* Domain: ndo_get_stats64 into @st (@n u64 counters of struct rtnl_link_stats64). */
 int lxd_dnet_get_stats(unsigned long long dev, unsigned int n, unsigned long long *st);
 /* Domain: ndo_set_mac_address with @addr (6 bytes, little-endian in the word) of @family. */

@@ -17,6 +17,7 @@
 #include <linux/netdevice.h>
 
 #include "lxds/kernel.h"
+#include "../../kernel/idl/lxd_iso_if.h" /* the isolated transmit's one-byte answers */
 
 static int opened, stopped, busy;
 
@@ -262,6 +263,24 @@ static void test_bulk_free(void **state)
 	lxd_data_free_bulk(d, 0); /* nothing to do */
 }
 
+/* Every answer a domain's transmit can give survives its one-byte form. */
+static void test_xmit_answer_bytes(void **state)
+{
+	(void)state;
+	const int answers[] = {
+		NETDEV_TX_OK, NETDEV_TX_BUSY, NETDEV_TX_OK | LXD_XMIT_CONSUMED,
+		NETDEV_TX_OK | LXD_XMIT_CONSUMED | LXD_XMIT_DROPPED, NETDEV_TX_BUSY | LXD_XMIT_CONSUMED,
+		NETDEV_TX_BUSY | LXD_XMIT_CONSUMED | LXD_XMIT_DROPPED,
+	};
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+		assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(answers[i])), answers[i]);
+	/* Errors (the skb not looked at) come back as -EIO, whatever they were. */
+	assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(-EINVAL)), -EIO);
+	assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(-EBADF)), -EIO);
+	/* A netdev_tx_t other than OK is not OK. */
+	assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(0x20)) & 0xff, NETDEV_TX_BUSY);
+}
+
 static void test_eth_helpers(void **state)
 {
 	(void)state;
@@ -285,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_eth_helpers),
 		cmocka_unit_test(test_skb_heads_come_back_clean),
 		cmocka_unit_test(test_bulk_free),
+		cmocka_unit_test(test_xmit_answer_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

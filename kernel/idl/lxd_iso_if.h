@@ -112,46 +112,60 @@ int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, un
  *   size | data_off << 21 | len << 42   (LXD_XMIT_FIELD_BITS each),
  * 16 bytes a packet: the descriptors are what crosses between the cores.
  * An skb's buffer is at most 1 MiB (skb_alloc_for), so 21 bits hold any of
- * the three.  @res[i] gets what lxd_dnet_xmit would have returned for skb
- * i, in one byte (lxd_xmit_res_pack): a batch's 64 answers are one cache
- * line for the kernel to fetch from the domain's core, not four.  Returns 0.
+ * the three.  Answer i, what lxd_dnet_xmit would have returned for skb i,
+ * is nibble i of @res (@nr = LXD_XMIT_RES_BYTES(@n) bytes, lxd_xmit_res_*):
+ * a batch's 64 answers are 32 bytes, and the reply fits its message
+ * instead of a line of the spill block the kernel would then fetch from
+ * the domain's core.  Returns 0.
  */
 #define LXD_XMIT_DESC_WORDS 2
 #define LXD_XMIT_REF_INDEX_SHIFT 24
 #define LXD_XMIT_FIELD_BITS 21
 #define LXD_XMIT_BATCH_MAX 64
+#define LXD_XMIT_RES_BYTES(n) (((n) + 1u) / 2u)
 int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
-			unsigned int n, unsigned char *res);
+			unsigned int n, unsigned int nr, unsigned char *res);
 
-/* A transmit's answer in a byte: bits 0-3 the netdev_tx_t (0 OK, 1 anything
- * else), 0xf an error (the skb was not looked at), bit 4 CONSUMED, bit 5 DROPPED. */
-#define LXD_XMIT_RES_BUSY 0x1
-#define LXD_XMIT_RES_ERROR 0xf
-#define LXD_XMIT_RES_CONSUMED 0x10
-#define LXD_XMIT_RES_DROPPED 0x20
-static inline unsigned char lxd_xmit_res_pack(int rc)
+/* A transmit's answer in four bits: bits 0-1 the netdev_tx_t (0 OK, 1
+ * anything else), 3 an error (the skb was not looked at); bit 2 CONSUMED,
+ * bit 3 DROPPED. */
+#define LXD_XMIT_RES_BUSY 0x1u
+#define LXD_XMIT_RES_ERROR 0x3u
+#define LXD_XMIT_RES_CONSUMED 0x4u
+#define LXD_XMIT_RES_DROPPED 0x8u
+static inline unsigned lxd_xmit_res_pack(int rc)
 {
 	if (rc < 0)
 		return LXD_XMIT_RES_ERROR;
-	return (unsigned char)(((rc & 0xff) ? LXD_XMIT_RES_BUSY : 0) | (rc & LXD_XMIT_CONSUMED ? LXD_XMIT_RES_CONSUMED : 0) |
-			       (rc & LXD_XMIT_DROPPED ? LXD_XMIT_RES_DROPPED : 0));
+	return ((rc & 0xff) ? LXD_XMIT_RES_BUSY : 0) | (rc & LXD_XMIT_CONSUMED ? LXD_XMIT_RES_CONSUMED : 0) |
+	       (rc & LXD_XMIT_DROPPED ? LXD_XMIT_RES_DROPPED : 0);
 }
 /* Back to lxd_dnet_xmit's form (an error: -EIO; anything but OK: NETDEV_TX_BUSY's 0x10). */
-static inline int lxd_xmit_res_unpack(unsigned char b)
+static inline int lxd_xmit_res_unpack(unsigned v)
 {
-	if ((b & 0xf) == LXD_XMIT_RES_ERROR)
+	if ((v & 3u) == LXD_XMIT_RES_ERROR)
 		return -EIO;
-	return ((b & 0xf) ? 0x10 : 0) | (b & LXD_XMIT_RES_CONSUMED ? LXD_XMIT_CONSUMED : 0) |
-	       (b & LXD_XMIT_RES_DROPPED ? LXD_XMIT_DROPPED : 0);
+	return ((v & 3u) ? 0x10 : 0) | (v & LXD_XMIT_RES_CONSUMED ? LXD_XMIT_CONSUMED : 0) |
+	       (v & LXD_XMIT_RES_DROPPED ? LXD_XMIT_DROPPED : 0);
+}
+/* Answer @i of @res (low nibble first). */
+static inline unsigned lxd_xmit_res_get(const unsigned char *res, unsigned i)
+{
+	return (unsigned)res[i / 2] >> (4 * (i & 1)) & 0xfu;
+}
+static inline void lxd_xmit_res_set(unsigned char *res, unsigned i, unsigned v)
+{
+	unsigned sh = 4 * (i & 1);
+	res[i / 2] = (unsigned char)((res[i / 2] & ~(0xfu << sh)) | (v & 0xfu) << sh);
 }
 /* Its [callback] form (kernel side, the generated glue): send, and in @done decode with _reply. */
 struct lxd_glue_buf;
 struct lxd_glue_pending;
 int lxd_dnet_xmit_batch_cb(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
-			   unsigned int n, unsigned char *res, struct lxd_glue_pending *pc,
+			   unsigned int n, unsigned int nr, unsigned char *res, struct lxd_glue_pending *pc,
 			   void (*done)(void *arg, int err, struct lxd_glue_buf *rep), void *arg);
 int lxd_dnet_xmit_batch_reply(struct lxd_glue_buf *rep, int *ret, unsigned long long dev, unsigned int nw,
-			      const unsigned long long *desc, unsigned int n, unsigned char *res);
+			      const unsigned long long *desc, unsigned int n, unsigned int nr, unsigned char *res);
 /* Domain: ndo_get_stats64 into @st (@n u64 counters of struct rtnl_link_stats64). */
 int lxd_dnet_get_stats(unsigned long long dev, unsigned int n, unsigned long long *st);
 /* Domain: ndo_set_mac_address with @addr (6 bytes, little-endian in the word) of @family. */

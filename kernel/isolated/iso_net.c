@@ -279,7 +279,7 @@ struct iso_xmit_batch {
 	bool answered;                /* under skb_lock: batch_finish ran */
 	unsigned kept;                /* under skb_lock, once answered: skbs the driver still holds */
 	struct sk_buff *skb[LXD_XMIT_BATCH_MAX]; /* under skb_lock once sent: NULL when consumed */
-	unsigned char res[LXD_XMIT_BATCH_MAX]; /* per skb: lxd_dnet_xmit's answer, packed (lxd_iso_if.h) */
+	unsigned char res[LXD_XMIT_RES_BYTES(LXD_XMIT_BATCH_MAX)]; /* per skb: lxd_dnet_xmit's answer, a nibble (lxd_iso_if.h) */
 	struct lxd_glue_pending pc;         /* the callback call's, until xmit_reply ran */
 	struct iso_xmit_batch *next_free;   /* on lane->xmit_free */
 };
@@ -353,7 +353,7 @@ static void batch_finish(struct iso_xmit_batch *b)
 	unsigned ndone = 0, dropped = 0;
 	pthread_mutex_lock(&iso->skb_lock);
 	for (unsigned i = 0; i < b->n; i++) {
-		int r = b->rc < 0 || !b->ref ? -EIO : lxd_xmit_res_unpack(b->res[i]);
+		int r = b->rc < 0 || !b->ref ? -EIO : lxd_xmit_res_unpack(lxd_xmit_res_get(b->res, i));
 		if (!b->skb[i])
 			continue; /* the domain consumed it before we saw the answer: freed there */
 		if (r >= 0 && !(r & LXD_XMIT_CONSUMED) && (r & 0xff) == NETDEV_TX_OK) {
@@ -429,10 +429,10 @@ static void run_batch_sent(void *arg)
 	struct iso_xmit_batch *b = arg;
 	unsigned long long desc[1 + LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
 	unsigned nw = batch_desc(b, desc);
-	memset(b->res, LXD_XMIT_RES_ERROR, b->n);
+	memset(b->res, LXD_XMIT_RES_ERROR * 0x11, LXD_XMIT_RES_BYTES(b->n));
 	if (!b->lane)
 		lxd_iso_watch(b->iso, true); /* a lane watches itself (lane.c) */
-	b->rc = b->ref ? lxd_dnet_xmit_batch(b->nd->ref, nw, desc, b->n, b->res) : -ENOMEM;
+	b->rc = b->ref ? lxd_dnet_xmit_batch(b->nd->ref, nw, desc, b->n, LXD_XMIT_RES_BYTES(b->n), b->res) : -ENOMEM;
 	if (!b->lane)
 		lxd_iso_watch(b->iso, false);
 	batch_finish(b);
@@ -448,11 +448,11 @@ static void run_batch(void *arg)
 static void xmit_reply(void *arg, int err, struct lxd_glue_buf *rep)
 {
 	struct iso_xmit_batch *b = arg;
-	memset(b->res, LXD_XMIT_RES_ERROR, b->n);
+	memset(b->res, LXD_XMIT_RES_ERROR * 0x11, LXD_XMIT_RES_BYTES(b->n));
 	b->rc = err;
 	if (!err) {
 		int perr = lxd_dnet_xmit_batch_reply(rep, &b->rc, b->nd->ref, 1 + b->n * LXD_XMIT_DESC_WORDS, NULL, b->n,
-						     b->res);
+						     LXD_XMIT_RES_BYTES(b->n), b->res);
 		if (perr)
 			b->rc = perr;
 	}
@@ -512,7 +512,7 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 	}
 	unsigned long long desc[1 + LXD_XMIT_BATCH_MAX * LXD_XMIT_DESC_WORDS];
 	unsigned nw = batch_desc(b, desc);
-	if (lxd_dnet_xmit_batch_cb(b->nd->ref, nw, desc, b->n, NULL, &b->pc, xmit_reply, b) == 0)
+	if (lxd_dnet_xmit_batch_cb(b->nd->ref, nw, desc, b->n, LXD_XMIT_RES_BYTES(b->n), NULL, &b->pc, xmit_reply, b) == 0)
 		return;
 	/* Not sent (-EAGAIN: no room now; or an error, which the blocking call meets again). */
 	lxd_async(&l->f, run_batch_sent, b);

@@ -17,7 +17,7 @@
 #include <linux/netdevice.h>
 
 #include "lxds/kernel.h"
-#include "../../kernel/idl/lxd_iso_if.h" /* the isolated transmit's one-byte answers */
+#include "../../kernel/idl/lxd_iso_if.h" /* the isolated transmit's packed answers */
 
 static int opened, stopped, busy;
 
@@ -263,8 +263,8 @@ static void test_bulk_free(void **state)
 	lxd_data_free_bulk(d, 0); /* nothing to do */
 }
 
-/* Every answer a domain's transmit can give survives its one-byte form. */
-static void test_xmit_answer_bytes(void **state)
+/* Every answer a domain's transmit can give survives its four-bit form. */
+static void test_xmit_answer_nibbles(void **state)
 {
 	(void)state;
 	const int answers[] = {
@@ -272,13 +272,23 @@ static void test_xmit_answer_bytes(void **state)
 		NETDEV_TX_OK | LXD_XMIT_CONSUMED | LXD_XMIT_DROPPED, NETDEV_TX_BUSY | LXD_XMIT_CONSUMED,
 		NETDEV_TX_BUSY | LXD_XMIT_CONSUMED | LXD_XMIT_DROPPED,
 	};
-	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+	enum { N = sizeof(answers) / sizeof(answers[0]) };
+	for (size_t i = 0; i < N; i++)
 		assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(answers[i])), answers[i]);
 	/* Errors (the skb not looked at) come back as -EIO, whatever they were. */
 	assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(-EINVAL)), -EIO);
 	assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(-EBADF)), -EIO);
 	/* A netdev_tx_t other than OK is not OK. */
 	assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_pack(0x20)) & 0xff, NETDEV_TX_BUSY);
+	/* Packed two a byte, each set leaves its neighbours alone, odd counts included. */
+	unsigned char res[LXD_XMIT_RES_BYTES(LXD_XMIT_BATCH_MAX)];
+	assert_int_equal(sizeof(res), 32);
+	assert_int_equal(LXD_XMIT_RES_BYTES(63), 32);
+	memset(res, 0xff, sizeof(res));
+	for (unsigned i = 0; i < LXD_XMIT_BATCH_MAX; i++)
+		lxd_xmit_res_set(res, i, lxd_xmit_res_pack(answers[(i * 7) % N]));
+	for (unsigned i = 0; i < LXD_XMIT_BATCH_MAX; i++)
+		assert_int_equal(lxd_xmit_res_unpack(lxd_xmit_res_get(res, i)), answers[(i * 7) % N]);
 }
 
 static void test_eth_helpers(void **state)
@@ -304,7 +314,7 @@ int main(void)
 		cmocka_unit_test(test_eth_helpers),
 		cmocka_unit_test(test_skb_heads_come_back_clean),
 		cmocka_unit_test(test_bulk_free),
-		cmocka_unit_test(test_xmit_answer_bytes),
+		cmocka_unit_test(test_xmit_answer_nibbles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

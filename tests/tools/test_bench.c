@@ -73,6 +73,10 @@ static void net_json(void **state)
 	bool null;
 	double v;
 	assert_true(json_get(r.out, "size", &null, &v) && v == 64);
+	/* Batching at work: more than one skb a message, at most a batch's 64. */
+	assert_key(r.out, "isolated_batch_skbs_per_msg", false);
+	assert_true(json_get(r.out, "isolated_batch_skbs_per_msg", &null, &v));
+	assert_true(null || (v > 1 && v <= 64));
 	run_free(&r);
 	/* --size is honoured. */
 	lxds_run(&r, "bench", "net", "--json", "--quiet", "--rounds", "1", "--packets", "1000", "--size", "1514",

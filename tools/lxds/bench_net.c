@@ -96,9 +96,11 @@ static int send_packets(struct lxd_module *m, struct net_device *dev, enum xmit 
 	return err;
 }
 
-/* One case, one round.  Returns 0 with *@pps set, -ENOSYS/-EOPNOTSUPP (n/a) or another -errno. */
-static int run_case(const struct net_opts *o, const struct net_case *c, double *pps)
+/* One case, one round.  Returns 0 with *@pps set, -ENOSYS/-EOPNOTSUPP (n/a) or another -errno.
+ * *@per_msg: skbs per transmit message in the timed run (isolated), else NAN. */
+static int run_case(const struct net_opts *o, const struct net_case *c, double *pps, double *per_msg)
 {
+	*per_msg = NAN;
 	struct lxd_module *m;
 	int err = bench_drv_load("net", &o->drv, c->mode, &m);
 	if (err)
@@ -116,8 +118,12 @@ static int run_case(const struct net_opts *o, const struct net_case *c, double *
 	}
 	struct lxd_pktgen_result r;
 	err = send_packets(m, dev, c->xmit, o->packets / 10 + 1, (unsigned)o->size, &r); /* warm up */
+	struct lxd_iso_stats is0, is1;
+	bool iso_stats = lxd_module_iso_stats(m, &is0) == 0;
 	if (!err)
 		err = send_packets(m, dev, c->xmit, o->packets, (unsigned)o->size, &r);
+	if (!err && iso_stats && lxd_module_iso_stats(m, &is1) == 0 && is1.xmit_msgs > is0.xmit_msgs)
+		*per_msg = (double)(is1.xmit_skbs - is0.xmit_skbs) / (double)(is1.xmit_msgs - is0.xmit_msgs);
 	if (err == -EINVAL)
 		fprintf(stderr, "lxds bench net: --size must be %d..%u\n", ETH_HLEN, dev->mtu + ETH_HLEN);
 	else if (err)
@@ -161,15 +167,16 @@ int lxd_bench_net(int argc, char **argv)
 		fprintf(stderr, "lxds bench net: cannot pin to CPU %d: %s\n", bo.cpu[0], strerror(-err));
 		return 1;
 	}
-	double *pps[NCASES], *ratio[NCASES];
-	double *mem = calloc(2 * NCASES * bo.rounds, sizeof(double));
+	double *pps[NCASES], *ratio[NCASES], *permsg[NCASES];
+	double *mem = calloc(3 * NCASES * bo.rounds, sizeof(double));
 	if (!mem)
 		return 1;
 	for (size_t c = 0; c < NCASES; c++) {
-		pps[c] = mem + 2 * c * bo.rounds;
+		pps[c] = mem + 3 * c * bo.rounds;
 		ratio[c] = pps[c] + bo.rounds;
+		permsg[c] = ratio[c] + bo.rounds;
 	}
-	unsigned got[NCASES] = {0}, nratio[NCASES] = {0};
+	unsigned got[NCASES] = {0}, nratio[NCASES] = {0}, npermsg[NCASES] = {0};
 	bool na[NCASES] = {false}, failed = false;
 	for (unsigned r = 0; r < bo.rounds; r++) {
 		bench_progress(&bo, "bench net", r + 1, bo.rounds);
@@ -179,7 +186,8 @@ int lxd_bench_net(int argc, char **argv)
 			this_round[c] = NAN;
 			if (na[c])
 				continue;
-			err = run_case(&o, &cases[c], &this_round[c]);
+			double per_msg;
+			err = run_case(&o, &cases[c], &this_round[c], &per_msg);
 			if (err == -ENOSYS) { /* the mode cannot load: every case in it is n/a */
 				for (size_t d = 0; d < NCASES; d++)
 					na[d] |= cases[d].mode == cases[c].mode;
@@ -193,6 +201,8 @@ int lxd_bench_net(int argc, char **argv)
 				na[c] = failed = true;
 			} else {
 				pps[c][got[c]++] = this_round[c];
+				if (isfinite(per_msg))
+					permsg[c][npermsg[c]++] = per_msg;
 			}
 		}
 		for (size_t c = 1; c < NCASES; c++)
@@ -201,6 +211,11 @@ int lxd_bench_net(int argc, char **argv)
 	}
 
 	double med[NCASES], rmed[NCASES], best = NAN;
+	/* How many skbs a batch message carried: the batching at work (docs/isolation.md). */
+	double batch_per_msg = NAN;
+	for (size_t c = 0; c < NCASES; c++)
+		if (cases[c].xmit == XMIT_BATCH && npermsg[c])
+			batch_per_msg = stats_median(permsg[c], npermsg[c]);
 	for (size_t c = 0; c < NCASES; c++) {
 		med[c] = got[c] ? stats_median(pps[c], got[c]) : NAN;
 		rmed[c] = nratio[c] ? stats_median(ratio[c], nratio[c]) : NAN;
@@ -223,6 +238,7 @@ int lxd_bench_net(int argc, char **argv)
 		for (size_t c = 1; c < NCASES; c++)
 			json_num(stdout, cases[c].ratio_key, rmed[c]);
 		json_num(stdout, "ratio_best", best);
+		json_num(stdout, "isolated_batch_skbs_per_msg", batch_per_msg);
 		json_num(stdout, "target_ratio", TARGET_RATIO);
 		json_num(stdout, "atc19_native_pps", ATC19_NATIVE_PPS);
 		json_num(stdout, "atc19_isolated_pps", ATC19_ISOLATED_PPS);
@@ -248,6 +264,8 @@ int lxd_bench_net(int argc, char **argv)
 		snprintf(bb, sizeof(bb), "%.2f", best);
 	else
 		snprintf(bb, sizeof(bb), "n/a");
+	if (isfinite(batch_per_msg))
+		printf("\nisolated batch: %.1f skbs per message\n", batch_per_msg);
 	printf("\nbest isolated / native: %s (target >= %.2f)\n", bb, TARGET_RATIO);
 	printf("LXDs (ATC'19, its hardware): %.0fK native, %.0fK isolated: %.2f\n", ATC19_NATIVE_PPS / 1e3,
 	       ATC19_ISOLATED_PPS / 1e3, ATC19_ISOLATED_PPS / ATC19_NATIVE_PPS);

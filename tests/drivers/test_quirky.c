@@ -215,16 +215,13 @@ static void test_forged_consumes(void **state)
 	forged_consumes(LXD_XMIT_BATCH);
 }
 
-/* Isolated only: the driver dies holding skbs: the kernel frees them at unload. */
-static void test_kill_holding_skbs(void **state)
+/* Isolated only: the driver dies holding skbs: the kernel frees them at
+ * unload -- held singly (async) or in a batch that stays pinned by them. */
+static void kill_holding_skbs(enum lxd_xmit_mode mode)
 {
-	(void)state;
-	if (test_mode != LXD_MODULE_ISOLATED) {
-		skip();
-		return;
-	}
 	struct lxd_module *m;
 	assert_int_equal(load(&m, NULL, 0), 0);
+	assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
 	struct net_device *dev = lxd_module_netdev(m, 0);
 	assert_int_equal(dev_open(dev), 0);
 	struct lxd_pktgen_result r;
@@ -235,6 +232,17 @@ static void test_kill_holding_skbs(void **state)
 	assert_true(wait_until(dev_gone, NULL));
 	assert_int_equal(lxd_module_unload(m), 0);
 	assert_kernel_clean(); /* the 10 skbs and their arena data included */
+}
+
+static void test_kill_holding_skbs(void **state)
+{
+	(void)state;
+	if (test_mode != LXD_MODULE_ISOLATED) {
+		skip();
+		return;
+	}
+	kill_holding_skbs(LXD_XMIT_ASYNC);
+	kill_holding_skbs(LXD_XMIT_BATCH);
 }
 
 int main(void)

@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 secs=${1:-30}
 export CC=clang
-"$top/scripts/build.sh" build-fuzz -Dfuzz=true -Db_lundef=false -Db_lto=false
+"$top/scripts/build.sh" build-fuzz -Dfuzz=true -Db_lundef=false
 mapfile -t targets < <(find build-fuzz -type f -name 'fuzz_*' -perm -u+x | sort)
 if [ ${#targets[@]} -eq 0 ]; then
   echo "fuzz: no targets yet"

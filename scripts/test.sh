@@ -11,11 +11,11 @@ case "${1:-}" in
   --sanitize=address,undefined)
     dir=build-asan; shift
     # Sanitizers slow the spinning stress tests ~10x: fewer messages.
-    opts=(-Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false -Dstress_messages=2000000) ;;
+    opts=(-Db_sanitize=address,undefined -Db_lundef=false -Dstress_messages=2000000) ;;
   --sanitize=thread)
     dir=build-tsan; shift
     export CC=clang   # gcc rejects atomic_thread_fence under TSan
-    opts=(-Db_sanitize=thread -Db_lundef=false -Db_lto=false -Dstress_messages=200000) ;;
+    opts=(-Db_sanitize=thread -Db_lundef=false -Dstress_messages=200000) ;;
   --sanitize=*)
     echo "scripts/test.sh: unknown sanitizer set '${1#--sanitize=}'" >&2; exit 2 ;;
 esac

@@ -87,7 +87,14 @@ void *lxd_arena_alloc(struct lxd_arena *a, size_t len);
 int lxd_arena_free(struct lxd_arena *a, void *p);
 
 /* True when [@p, @p + @len) lies inside the whole arena mapping. */
-bool lxd_arena_contains(const struct lxd_arena *a, const void *p, size_t len);
+static inline bool lxd_arena_contains(const struct lxd_arena *a, const void *p, size_t len)
+{
+	/* Inline: every buffer a kernel frees or hands over asks this once or twice. */
+	const uint8_t *q = p;
+	if (q < a->base || q > a->base + a->size)
+		return false;
+	return len <= (size_t)(a->base + a->size - q);
+}
 
 /* Offset of @p in the arena (the caller knows it is inside). */
 static inline uint64_t lxd_arena_off(const struct lxd_arena *a, const void *p)

@@ -28,7 +28,7 @@
 #define ISO_DOMAIN_CPU 1
 #define ISO_KERNEL_CPU 0
 
-static _Thread_local struct lxd_iso *self;
+_Thread_local struct lxd_iso *lxd__iso_self;
 
 static void join_dispatcher(struct lxd_iso *iso);
 
@@ -118,7 +118,7 @@ static void isos_remove_locked(struct lxd_iso *iso)
 
 struct lxd_iso *lxd_iso_self(void)
 {
-	return self;
+	return lxd__iso_self;
 }
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
@@ -170,7 +170,7 @@ static void work_wait(struct lxd_iso_work *w)
 static void run_work(void *arg)
 {
 	struct lxd_iso_work *w = arg;
-	struct lxd_iso *iso = self;
+	struct lxd_iso *iso = lxd__iso_self;
 	bool wait = w->wait; /* a work nobody waits for may be freed by fn */
 	/* The hang deadline: a domain that leaves a call unanswered for hang_ms is
 	 * killed (lib/domain).  Module init and exit are not watched: they may
@@ -187,7 +187,7 @@ static void run_work(void *arg)
 
 int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
 {
-	if (self == iso && w->wait) {
+	if (lxd__iso_self == iso && w->wait) {
 		w->fn(iso, w);
 		return w->result;
 	}
@@ -218,7 +218,7 @@ int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
 	/* The dispatcher may be asleep on its channel's doorbell.  seq_cst load of
 	 * idle after the queue push (under qlock): pairs with the dispatcher's
 	 * seq_cst store of idle before it looks at the queue a last time. */
-	if (self != iso && atomic_load(&iso->idle)) {
+	if (lxd__iso_self != iso && atomic_load(&iso->idle)) {
 		struct lxd_chan *ch = lxd_domain_chan(iso->d);
 		if (ch)
 			lxd_chan_kick_self(ch);
@@ -262,7 +262,7 @@ unsigned lxd_iso_stacks_free(void)
 static void *dispatcher(void *arg)
 {
 	struct lxd_iso *iso = arg;
-	self = iso;
+	lxd__iso_self = iso;
 	lxd_module_set_current(iso->mod);
 	/* Kernel side on CPU 0, the domain on CPU 1: both poll, and two pollers
 	 * sharing one CPU trade it in scheduler time slices (milliseconds). */
@@ -359,7 +359,7 @@ out:
 	lxd_glue_fini(&iso->g);
 	lxd_async_fini();
 	lxd_module_set_current(NULL);
-	self = NULL;
+	lxd__iso_self = NULL;
 	return NULL;
 }
 
@@ -381,7 +381,7 @@ void lxd_iso_offload(void (*fn)(void *), void *arg)
 {
 	struct offload o = {.fn = fn, .arg = arg};
 	pthread_t t;
-	if (!self || pthread_create(&t, NULL, offload_main, &o) != 0) {
+	if (!lxd__iso_self || pthread_create(&t, NULL, offload_main, &o) != 0) {
 		fn(arg);
 		return;
 	}
@@ -414,7 +414,7 @@ void lxd_iso_unref(struct lxd_iso *iso, uint64_t ref, unsigned type)
 
 /* ---- data buffers ------------------------------------------------------------------ */
 
-void *lxd_iso_data_alloc_in(struct lxd_iso *iso, size_t len)
+static inline void *data_alloc(struct lxd_iso *iso, size_t len)
 {
 	if (len == 0 || len > LXD_ARENA_BUF_MAX_LEN)
 		return NULL;
@@ -426,15 +426,15 @@ void *lxd_iso_data_alloc_in(struct lxd_iso *iso, size_t len)
 	return p;
 }
 
-bool lxd_iso_data_contains(const struct lxd_iso *iso, const void *p, size_t len)
+void *lxd_iso_data_alloc_in(struct lxd_iso *iso, size_t len)
 {
-	return lxd_arena_contains(&iso->data, p, len);
+	return data_alloc(iso, len);
 }
 
 void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len)
 {
 	struct lxd_iso *iso = lxd_module_iso(owner);
-	return iso ? lxd_iso_data_alloc_in(iso, len) : NULL;
+	return iso ? data_alloc(iso, len) : NULL; /* every isolated skb's data: one call less */
 }
 
 static void iso_destroy(struct lxd_iso *iso);

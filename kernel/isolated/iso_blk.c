@@ -343,7 +343,7 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	if (!lxd_iso_alive(iso))
 		return BLK_STS_IOERR;
 	r->rq = bd->rq;
-	struct lxd_lane *l = lxd_iso_lane(iso);
+	struct lxd_lane *l = iso_lane(iso);
 	void *buf;
 	if (map_data(iso, l, r, &buf))
 		return BLK_STS_RESOURCE; /* arena full: the core retries */
@@ -412,7 +412,7 @@ static int proxy_init_request(struct blk_mq_tag_set *set, struct request *rq, un
 static void proxy_commit_rqs(struct blk_mq_hw_ctx *hctx)
 {
 	struct iso_blk_set *s = hctx->lxd_set->driver_data;
-	struct lxd_lane *l = lxd_iso_lane(s->iso);
+	struct lxd_lane *l = iso_lane(s->iso);
 	if (l)
 		lxd_iso_blk_lane_flush(l);
 }

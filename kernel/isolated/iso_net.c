@@ -36,14 +36,14 @@ struct iso_netdev {
 
 static struct iso_netdev *nd_of(const struct net_device *dev)
 {
-	return netdev_priv(dev);
+	return dev->lxd_priv; /* netdev_priv, without the call */
 }
 
 /* Sync call of @fn on @dev's dispatcher with @a0/@a1.  Its result, or -EIO when dead. */
 static int sync_call(struct net_device *dev, lxd_iso_work_fn fn, uint64_t a1, void *p)
 {
 	struct iso_netdev *nd = nd_of(dev);
-	if (!lxd_iso_alive(nd->iso))
+	if (!iso_alive(nd->iso))
 		return -EIO;
 	struct lxd_iso_work w = {.fn = fn, .wait = true, .p = p};
 	w.a[0] = nd->ref;
@@ -85,7 +85,7 @@ static int proxy_set_mac(struct net_device *dev, void *p)
 	for (int i = 0; i < ETH_ALEN; i++)
 		addr |= (uint64_t)(uint8_t)sa->sa_data[i] << (8 * i);
 	struct iso_netdev *nd = nd_of(dev);
-	if (!lxd_iso_alive(nd->iso))
+	if (!iso_alive(nd->iso))
 		return -EIO;
 	struct lxd_iso_work w = {.fn = w_mac, .wait = true};
 	w.a[0] = nd->ref;
@@ -299,7 +299,7 @@ static int xmit_room(struct lxd_iso *iso, struct lxd_lane *l)
 		/* Acquire: pairs with the release decrement when a transmit is answered. */
 		if (atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + held < ISO_XMIT_QUEUE_MAX)
 			return 0;
-		if (!lxd_iso_alive(iso))
+		if (!iso_alive(iso))
 			return -EIO;
 		if (lxd_poll_inflight())
 			lxd_poll(100 * 1000); /* the answers that make room are ours to run */
@@ -478,7 +478,7 @@ static struct iso_xmit_batch *batch_new(struct lxd_iso *iso, struct iso_netdev *
 bool lxd_iso_net_batch(struct lxd_iso *iso, struct lxd_iso_work **wp, struct lxd_finish *f)
 {
 	struct lxd_iso_work *w = *wp;
-	if (w->fn != w_xmit_async || lxd_iso_get_xmit_mode(iso) != LXD_XMIT_BATCH || !w->next ||
+	if (w->fn != w_xmit_async || iso_xmit_mode(iso) != LXD_XMIT_BATCH || !w->next ||
 	    w->next->fn != w_xmit_async || w->next->q != w->q)
 		return false;
 	struct iso_xmit_batch *b = batch_new(iso, w->q, NULL);
@@ -547,14 +547,14 @@ static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 	struct iso_netdev *nd = nd_of(dev);
 	struct lxd_iso *iso = nd->iso;
 	/* A batch descriptor holds 21-bit sizes; skb_alloc_for caps buffers at 1 MiB. */
-	if (!lxd_iso_alive(iso) || skb->end - skb->head >= 1l << LXD_XMIT_FIELD_BITS || skb_to_arena(iso, skb))
+	if (!iso_alive(iso) || skb->end - skb->head >= 1l << LXD_XMIT_FIELD_BITS || skb_to_arena(iso, skb))
 		return NETDEV_TX_BUSY;
-	if (lxd_iso_get_xmit_mode(iso) == LXD_XMIT_SYNC || lxd_iso_self() == iso) {
+	if (iso_xmit_mode(iso) == LXD_XMIT_SYNC || iso_self() == iso) {
 		struct lxd_iso_work w = {.fn = w_xmit_sync, .wait = true, .p = skb};
 		w.a[0] = nd->ref;
 		return (netdev_tx_t)lxd_iso_run(iso, &w);
 	}
-	struct lxd_lane *l = lxd_iso_get_xmit_mode(iso) == LXD_XMIT_BATCH ? lxd_iso_lane(iso) : NULL;
+	struct lxd_lane *l = iso_xmit_mode(iso) == LXD_XMIT_BATCH ? iso_lane(iso) : NULL;
 	if (xmit_room(iso, l))
 		return NETDEV_TX_BUSY;
 	if (l)
@@ -577,7 +577,7 @@ static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 
 static struct net_device *dev_of(unsigned long long ref)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	return iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_NETDEV) : NULL;
 }
 
@@ -588,7 +588,7 @@ static void iso_setup(struct net_device *dev)
 
 long long lxd_knet_alloc(const char *name)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	if (!iso || !name)
 		return -EINVAL;
 	struct net_device *dev = alloc_netdev(sizeof(struct iso_netdev), name, NET_NAME_ENUM, iso_setup);
@@ -655,7 +655,7 @@ void lxd_knet_free(unsigned long long ref)
 	struct net_device *dev = dev_of(ref);
 	if (!dev)
 		return;
-	lxd_iso_unref(lxd_iso_self(), ref, LXD_ISO_T_NETDEV);
+	lxd_iso_unref(iso_self(), ref, LXD_ISO_T_NETDEV);
 	free_netdev(dev);
 }
 
@@ -679,7 +679,7 @@ int lxd_knet_state(unsigned long long ref, unsigned int op)
 
 void lxd_knet_consume(unsigned long long ref, int dropped)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	if (!iso)
 		return;
 	struct sk_buff *skb = NULL;

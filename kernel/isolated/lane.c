@@ -43,11 +43,7 @@
 /* Bytes of the lane glue's spill block (batched transmits spill). */
 #define LANE_SPILL (1u << 20)
 
-static _Thread_local struct {
-	bool polling;
-	struct lxd_lane *lane;
-	const struct lxd_iso *refused; /* no lane could be made to it: don't retry every call */
-} tl;
+_Thread_local struct lxd_lane_tl lxd__lane_tl;
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
@@ -213,8 +209,8 @@ fail:
 static void lane_down(struct lxd_lane *l)
 {
 	struct lxd_iso *iso = l->iso;
-	tl.lane = NULL; /* from here on this thread's calls take the dispatcher path */
-	tl.refused = iso;
+	lxd__lane_tl.lane = NULL; /* from here on this thread's calls take the dispatcher path */
+	lxd__lane_tl.refused = iso;
 	if (l->watching)
 		lxd_domain_call_end(iso->d);
 	pthread_mutex_lock(&iso->lane_lock);
@@ -250,18 +246,18 @@ static void lane_down(struct lxd_lane *l)
 
 struct lxd_lane *lxd_iso_lane(struct lxd_iso *iso)
 {
-	if (!tl.polling)
+	if (!lxd__lane_tl.polling)
 		return NULL;
-	struct lxd_lane *l = tl.lane;
+	struct lxd_lane *l = lxd__lane_tl.lane;
 	if (l)
 		return l->iso == iso ? l : NULL;
-	if (tl.refused == iso || lxd_iso_self() || !iso->module_live || !lxd_iso_alive(iso))
+	if (lxd__lane_tl.refused == iso || lxd_iso_self() || !iso->module_live || !lxd_iso_alive(iso))
 		return NULL;
-	tl.refused = iso; /* lane_up calls through the dispatcher: no lane meanwhile */
+	lxd__lane_tl.refused = iso; /* lane_up calls through the dispatcher: no lane meanwhile */
 	l = lane_up(iso);
 	if (l)
-		tl.refused = NULL;
-	tl.lane = l;
+		lxd__lane_tl.refused = NULL;
+	lxd__lane_tl.lane = l;
 	return l;
 }
 
@@ -310,14 +306,14 @@ static void drain_and_down(struct lxd_lane *l)
 static void lane_work(void *arg)
 {
 	struct lxd_iso_work *w = arg;
-	struct lxd_lane *l = tl.lane;
+	struct lxd_lane *l = lxd__lane_tl.lane;
 	w->fn(l->iso, w); /* a work nobody waits for belongs to fn: not touched after */
 }
 
 static void lane_work_waited(void *arg)
 {
 	struct lxd_iso_work *w = arg;
-	w->fn(tl.lane->iso, w);
+	w->fn(lxd__lane_tl.lane->iso, w);
 	atomic_store_explicit(&w->done, 1, memory_order_relaxed); /* same OS thread: no ordering needed */
 }
 
@@ -350,7 +346,7 @@ int lxd_lane_run(struct lxd_lane *l, struct lxd_iso_work *w)
 
 void lxd_iso_lane_quiesce(struct lxd_iso *iso)
 {
-	struct lxd_lane *l = tl.lane;
+	struct lxd_lane *l = lxd__lane_tl.lane;
 	if (!l || l->iso != iso)
 		return;
 	/* The unloading thread's own lane: its answers (maybe the very ends the
@@ -366,12 +362,12 @@ int lxd_poll_begin(void)
 {
 	if (lxd_iso_self())
 		return -EINVAL; /* a dispatcher serves its domain already */
-	if (tl.polling)
+	if (lxd__lane_tl.polling)
 		return -EBUSY;
 	pthread_once(&exit_once, exit_key_init);
-	tl.polling = true;
-	tl.refused = NULL;
-	(void)pthread_setspecific(exit_key, &tl); /* any non-NULL value: run on_thread_exit */
+	lxd__lane_tl.polling = true;
+	lxd__lane_tl.refused = NULL;
+	(void)pthread_setspecific(exit_key, &lxd__lane_tl); /* any non-NULL value: run on_thread_exit */
 	return 0;
 }
 
@@ -388,7 +384,7 @@ static int run_answers(void)
 
 int lxd_poll(int64_t wait_ns)
 {
-	struct lxd_lane *l = tl.lane;
+	struct lxd_lane *l = lxd__lane_tl.lane;
 	if (!l)
 		return 0;
 	int n = run_answers();
@@ -422,19 +418,19 @@ int lxd_poll(int64_t wait_ns)
 
 unsigned lxd_poll_inflight(void)
 {
-	struct lxd_lane *l = tl.lane;
+	struct lxd_lane *l = lxd__lane_tl.lane;
 	return l ? l->f.pending + l->ep.st.outstanding : 0; /* asyncs, and calls answered by callback */
 }
 
 int lxd_poll_end(void)
 {
-	if (!tl.polling)
+	if (!lxd__lane_tl.polling)
 		return 0;
-	struct lxd_lane *l = tl.lane;
+	struct lxd_lane *l = lxd__lane_tl.lane;
 	if (l)
 		drain_and_down(l);
-	tl.polling = false;
-	tl.refused = NULL;
+	lxd__lane_tl.polling = false;
+	lxd__lane_tl.refused = NULL;
 	if (pthread_getspecific(exit_key))
 		(void)pthread_setspecific(exit_key, NULL);
 	return 0;

@@ -198,14 +198,6 @@ bad:
 	return -EINVAL;
 }
 
-bool lxd_arena_contains(const struct lxd_arena *a, const void *p, size_t len)
-{
-	const uint8_t *q = p;
-	if (q < a->base || q > a->base + a->size)
-		return false;
-	return len <= (size_t)(a->base + a->size - q);
-}
-
 uint64_t lxd_arena_buf_pack(uint64_t off, uint32_t len)
 {
 	if (len > LXD_ARENA_BUF_MAX_LEN || off >> (64 - LXD_ARENA_BUF_LEN_BITS))

@@ -71,7 +71,6 @@ int lxd_iso_flush(struct lxd_iso *iso);
 /* False once the domain died or was stopped. */
 bool lxd_iso_alive(const struct lxd_iso *iso);
 int lxd_iso_set_xmit_mode(struct lxd_iso *iso, enum lxd_xmit_mode mode);
-enum lxd_xmit_mode lxd_iso_get_xmit_mode(const struct lxd_iso *iso);
 /* A data buffer from @owner's arena, NULL when out of memory. */
 void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len);
 /* Free @p if it is an arena data buffer (true), else false: not ours. */

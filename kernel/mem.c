@@ -59,7 +59,9 @@ static void *native_alloc(size_t len)
 	return aligned_alloc(align, (len + align - 1) & ~(align - 1));
 }
 
-/* True when @p was a native arena buffer (now freed). */
+/* True when @p was a native arena buffer (now freed).  native_free_run(&p,
+ * 1) does the same, but native pktgen, which frees every packet here, ran
+ * ~5% slower through it (alternating runs, session 5): kept apart. */
 static bool native_free(void *p)
 {
 	if (!native.ready || !lxd_arena_contains(&native.a, p, 1))

@@ -116,11 +116,6 @@ static void isos_remove_locked(struct lxd_iso *iso)
 		}
 }
 
-struct lxd_iso *lxd_iso_self(void)
-{
-	return lxd__iso_self;
-}
-
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
 {
 	return syscall(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
@@ -194,7 +189,7 @@ int lxd_iso_run(struct lxd_iso *iso, struct lxd_iso_work *w)
 	/* A polling thread drives its own lane (lane.c); module init and exit
 	 * (unwatched) always go through the dispatcher. */
 	if (!w->unwatched) {
-		struct lxd_lane *l = lxd_iso_lane(iso);
+		struct lxd_lane *l = iso_lane(iso);
 		if (l)
 			return lxd_lane_run(l, w);
 	}
@@ -440,22 +435,16 @@ void *lxd_iso_data_alloc(const struct lxd_module *owner, size_t len)
 static void iso_destroy(struct lxd_iso *iso);
 
 /*
- * @n buffers of @iso's freed (their arena blocks already): drop them from
- * the live count, under data_lock.  The last one of an orphaned iso
- * destroys it, so a count that may reach zero is dropped under isos_lock
- * too, where lxd_iso_release decides whether the iso is orphaned (until
- * then the @n buffers keep it alive).
+ * @n freed buffers of @iso that may be its last (their arena blocks are
+ * freed already): dropped from the live count under isos_lock as well as
+ * data_lock, since the last one of an orphaned iso destroys it and
+ * lxd_iso_release decides orphaning under isos_lock (until then the @n
+ * buffers keep @iso alive).  A count that stays above zero drops in
+ * lxd_iso_data_free_run's own lock round.
  */
-static void data_put(struct lxd_iso *iso, long n)
+static void data_put_last(struct lxd_iso *iso, long n)
 {
 	if (n <= 0)
-		return;
-	pthread_mutex_lock(&iso->data_lock);
-	bool easy = iso->data_live > n;
-	if (easy)
-		iso->data_live -= n;
-	pthread_mutex_unlock(&iso->data_lock);
-	if (easy)
 		return;
 	pthread_mutex_lock(&isos_lock);
 	pthread_mutex_lock(&iso->data_lock);
@@ -481,22 +470,21 @@ unsigned lxd_iso_data_free_run(void *const *p, unsigned n)
 	/* One lock for the run: a batch's buffers come back together (an
 	 * isolated lane's transmit batch, docs/isolation.md). */
 	unsigned k = 0, bad = 0;
+	void *first_bad = NULL;
 	pthread_mutex_lock(&iso->data_lock);
 	for (; k < n && lxd_arena_contains(&iso->data, p[k], 1); k++)
-		if (lxd_arena_free(&iso->data, p[k]))
-			bad++;
+		if (lxd_arena_free(&iso->data, p[k]) && !bad++)
+			first_bad = p[k];
 	long freed = (long)(k - bad);
-	/* The run's buffers kept @iso alive until here; a count that stays
-	 * above zero drops in the same lock round (data_put's slow path below). */
-	bool done = iso->data_live > freed;
+	bool done = iso->data_live > freed; /* not the last: drops in this lock round */
 	if (done)
 		iso->data_live -= freed;
 	pthread_mutex_unlock(&iso->data_lock);
 	if (bad)
-		pr_err("lxd_data_free: %u of %u buffers were no live buffers of %s's arena\n", bad, k,
-		       lxd_module_name(iso->mod));
+		pr_err("lxd_data_free: %p is no live buffer of %s's arena (%u of %u freed together)\n", first_bad,
+		       lxd_module_name(iso->mod), bad, k);
 	if (!done)
-		data_put(iso, freed);
+		data_put_last(iso, freed);
 	return k;
 }
 
@@ -789,14 +777,9 @@ int lxd_iso_set_xmit_mode(struct lxd_iso *iso, enum lxd_xmit_mode mode)
 	return 0;
 }
 
-enum lxd_xmit_mode lxd_iso_get_xmit_mode(const struct lxd_iso *iso)
-{
-	return (enum lxd_xmit_mode)atomic_load(&iso->xmit_mode);
-}
-
 bool lxd_iso_alive(const struct lxd_iso *iso)
 {
-	return !atomic_load(&((struct lxd_iso *)iso)->dead);
+	return iso_alive(iso);
 }
 
 int lxd_xmit_mode_parse(const char *s, enum lxd_xmit_mode *mode)

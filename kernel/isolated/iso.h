@@ -131,13 +131,8 @@ struct lxd_lane {
 	struct lxd_lane *next;    /* iso->lanes */
 };
 
-/*
- * The calling thread's lane to @iso, set up on first use; NULL when the
- * thread does not poll (lxd_poll_begin), already has a lane to another
- * domain, is @iso's dispatcher, or the lane cannot be made (the caller
- * then hands its work to the dispatcher, as without lanes).
- */
-struct lxd_lane *lxd_iso_lane(struct lxd_iso *iso);
+/* iso_lane's slow path (lane.c): a polling thread without a lane yet. */
+struct lxd_lane *lxd__iso_lane_up(struct lxd_iso *iso);
 
 /* The calling thread's lane state (lane.c). */
 struct lxd_lane_tl {
@@ -146,13 +141,19 @@ struct lxd_lane_tl {
 	const struct lxd_iso *refused; /* no lane could be made to it: don't retry every call */
 };
 extern _Thread_local struct lxd_lane_tl lxd__lane_tl;
-/* lxd_iso_lane, inline when the thread's lane is up already. */
+/*
+ * The calling thread's lane to @iso, set up on first use; NULL when the
+ * thread does not poll (lxd_poll_begin), already has a lane to another
+ * domain, is @iso's dispatcher, or the lane cannot be made (the caller
+ * then hands its work to the dispatcher, as without lanes).  Inline: once
+ * the lane is up, every transmit and request asks this.
+ */
 static inline struct lxd_lane *iso_lane(struct lxd_iso *iso)
 {
 	struct lxd_lane *l = lxd__lane_tl.lane;
 	if (lxd__lane_tl.polling && l)
 		return l->iso == iso ? l : NULL;
-	return lxd_iso_lane(iso);
+	return lxd__iso_lane_up(iso);
 }
 
 /* Run @w on lane @l (lxd_iso_run's contract). */
@@ -167,15 +168,11 @@ void lxd_iso_lanes_dead(struct lxd_iso *iso);
 /* Free stacks of the calling thread's async runtime (0 without one). */
 unsigned lxd_iso_stacks_free(void);
 
-/* The iso whose dispatcher thread this is, or NULL. */
-struct lxd_iso *lxd_iso_self(void);
-
 /*
- * Inline forms for the per-packet and per-request paths of this folder
- * (lxd_iso_alive & co. are the same, for the rest of the kernel): calls
- * across files there cost isolated pktgen ~15% -- what link-time
- * optimisation recovered, which was not kept because it slowed native fio
- * by 8% (docs/decisions.md).
+ * Inline for the per-packet and per-request paths of this folder (the rest
+ * of the kernel asks lxd_iso_alive, the same): calls across files there
+ * cost isolated pktgen ~15% -- what link-time optimisation recovered,
+ * which was not kept because it slowed native fio by 8% (docs/decisions.md).
  */
 extern _Thread_local struct lxd_iso *lxd__iso_self;
 static inline bool iso_alive(const struct lxd_iso *iso)
@@ -186,6 +183,7 @@ static inline enum lxd_xmit_mode iso_xmit_mode(const struct lxd_iso *iso)
 {
 	return (enum lxd_xmit_mode)atomic_load(&((struct lxd_iso *)iso)->xmit_mode);
 }
+/* The iso whose dispatcher thread this is, or NULL. */
 static inline struct lxd_iso *iso_self(void)
 {
 	return lxd__iso_self;

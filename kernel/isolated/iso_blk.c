@@ -340,7 +340,7 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	struct iso_blk_set *s = hctx->lxd_set->driver_data;
 	struct lxd_iso *iso = s->iso;
 	struct iso_rq *r = rq_of(bd->rq);
-	if (!lxd_iso_alive(iso))
+	if (!iso_alive(iso))
 		return BLK_STS_IOERR;
 	r->rq = bd->rq;
 	struct lxd_lane *l = iso_lane(iso);
@@ -392,7 +392,7 @@ static void proxy_complete(struct request *rq)
 	r->cw = (struct lxd_iso_work){.fn = w_complete, .p = r};
 	r->cw.a[0] = r->set->ref;
 	set_get(r->set);
-	if (!lxd_iso_alive(iso) || lxd_iso_run(iso, &r->cw) != 0) {
+	if (!iso_alive(iso) || lxd_iso_run(iso, &r->cw) != 0) {
 		set_put(r->set);
 		finish(r, BLK_STS_IOERR);
 	}
@@ -438,7 +438,7 @@ static void free_set(struct lxd_iso *iso, struct iso_blk_set *s, bool allocated)
 
 long long lxd_kblk_alloc_tag_set(unsigned int nr_hw_queues, unsigned int queue_depth, unsigned int flags)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	if (!iso || nr_hw_queues < 1 || nr_hw_queues > 256 || queue_depth < 1 || queue_depth > 4096)
 		return -EINVAL;
 	struct iso_blk_set *s = calloc(1, sizeof(*s));
@@ -485,7 +485,7 @@ long long lxd_kblk_alloc_tag_set(unsigned int nr_hw_queues, unsigned int queue_d
 
 void lxd_kblk_free_tag_set(unsigned long long set)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	struct iso_blk_set *s = iso ? lxd_iso_lookup(iso, set, LXD_ISO_T_TAGSET) : NULL;
 	if (!s)
 		return;
@@ -502,7 +502,7 @@ void lxd_kblk_free_tag_set(unsigned long long set)
 long long lxd_kblk_alloc_disk(unsigned long long set, unsigned int lbs, unsigned int pbs,
 			      unsigned int max_hw_sectors, unsigned int max_segments)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	struct iso_blk_set *s = iso ? lxd_iso_lookup(iso, set, LXD_ISO_T_TAGSET) : NULL;
 	if (!s)
 		return -EBADF;
@@ -532,7 +532,7 @@ long long lxd_kblk_alloc_disk(unsigned long long set, unsigned int lbs, unsigned
 
 static struct gendisk *disk_of(unsigned long long ref)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	return iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_DISK) : NULL;
 }
 
@@ -562,7 +562,7 @@ void lxd_kblk_del_gendisk(unsigned long long disk)
 
 void lxd_kblk_put_disk(unsigned long long disk)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	struct gendisk *d = disk_of(disk);
 	if (!d)
 		return;
@@ -582,7 +582,7 @@ void lxd_kblk_put_disk(unsigned long long disk)
 
 static struct iso_rq *req_of(unsigned long long ref)
 {
-	struct lxd_iso *iso = lxd_iso_self();
+	struct lxd_iso *iso = iso_self();
 	return iso ? lxd_iso_lookup(iso, ref, LXD_ISO_T_REQ) : NULL;
 }
 

@@ -120,6 +120,10 @@ static void proxy_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *
 #define REF_SLOT_MASK ((1u << REF_SLOT_BITS) - 1)
 #define HOLDER_BATCH 1u
 
+/* A reference's slot + 1 (0: none), and its index in a batch. */
+static uint32_t ref_slot1(uint64_t ref) { return (uint32_t)ref & REF_SLOT_MASK; }
+static unsigned ref_index(uint64_t ref) { return (unsigned)(ref >> REF_SLOT_BITS) & 0xffu; }
+
 static uint64_t slot_put(struct lxd_iso *iso, void *holder)
 {
 	uint32_t i;
@@ -153,8 +157,8 @@ static uint64_t slot_put(struct lxd_iso *iso, void *holder)
 /* The holder of @ref's slot (index bits ignored), NULL for a reference that names none. */
 static void *slot_get(struct lxd_iso *iso, uint64_t ref)
 {
-	uint32_t i = ((uint32_t)ref & REF_SLOT_MASK) - 1, gen = (uint32_t)(ref >> 32);
-	if (((uint32_t)ref & REF_SLOT_MASK) == 0 || i >= iso->skb_n || iso->skb_gen[i] != gen)
+	uint32_t i = ref_slot1(ref) - 1, gen = (uint32_t)(ref >> 32);
+	if (ref_slot1(ref) == 0 || i >= iso->skb_n || iso->skb_gen[i] != gen)
 		return NULL;
 	return iso->skb_obj[i];
 }
@@ -162,7 +166,7 @@ static void *slot_get(struct lxd_iso *iso, uint64_t ref)
 /* Free @ref's slot; its holder must be live (slot_get). */
 static void slot_free(struct lxd_iso *iso, uint64_t ref)
 {
-	uint32_t i = ((uint32_t)ref & REF_SLOT_MASK) - 1;
+	uint32_t i = ref_slot1(ref) - 1;
 	iso->skb_obj[i] = NULL;
 	iso->skb_free[iso->skb_nfree++] = i;
 }
@@ -175,13 +179,20 @@ static struct iso_xmit_batch *holder_batch(void *h) { return (struct iso_xmit_ba
 static struct sk_buff *skb_take_slot(struct lxd_iso *iso, uint64_t ref)
 {
 	void *h = slot_get(iso, ref);
-	if (!h || holder_is_batch(h) || (ref >> REF_SLOT_BITS & 0xff))
+	if (!h || holder_is_batch(h) || ref_index(ref))
 		return NULL;
 	slot_free(iso, ref);
 	return h;
 }
 
 /* ---- transmit ---- */
+
+/* @r, what lxd_dnet_xmit answered: the driver took the skb and keeps it
+ * (it is handed back later through lxd_knet_consume). */
+static bool xmit_kept(int r)
+{
+	return r >= 0 && !(r & LXD_XMIT_CONSUMED) && (r & 0xff) == NETDEV_TX_OK;
+}
 
 /* Make sure the skb's buffer is in the domain's arena (move it there if not).  0 or -ENOMEM. */
 static int skb_to_arena(struct lxd_iso *iso, struct sk_buff *skb)
@@ -219,8 +230,8 @@ static int xmit_one(struct lxd_iso *iso, uint64_t devref, struct sk_buff *skb)
 	atomic_fetch_add_explicit(&iso->xmit_skbs, 1, memory_order_relaxed);
 	int rc = lxd_dnet_xmit(devref, sref, skb->head, (unsigned)(skb->end - skb->head),
 			       (unsigned)(skb->data - skb->head), skb->len, skb->protocol);
-	if (rc >= 0 && !(rc & LXD_XMIT_CONSUMED) && (rc & 0xff) == NETDEV_TX_OK)
-		return NETDEV_TX_OK; /* kept by the driver: its reference stays live */
+	if (xmit_kept(rc))
+		return NETDEV_TX_OK; /* its reference stays live */
 	pthread_mutex_lock(&iso->skb_lock);
 	bool ours = skb_take_slot(iso, sref) == skb;
 	pthread_mutex_unlock(&iso->skb_lock);
@@ -356,8 +367,8 @@ static void batch_finish(struct iso_xmit_batch *b)
 		int r = b->rc < 0 || !b->ref ? -EIO : lxd_xmit_res_unpack(lxd_xmit_res_get(b->res, i));
 		if (!b->skb[i])
 			continue; /* the domain consumed it before we saw the answer: freed there */
-		if (r >= 0 && !(r & LXD_XMIT_CONSUMED) && (r & 0xff) == NETDEV_TX_OK) {
-			b->kept++; /* the driver holds it: consumed later through the batch's reference */
+		if (xmit_kept(r)) {
+			b->kept++; /* consumed later through the batch's reference */
 			continue;
 		}
 		if (r < 0 || (!(r & LXD_XMIT_CONSUMED) && (r & 0xff) != NETDEV_TX_OK))
@@ -690,7 +701,7 @@ void lxd_knet_consume(unsigned long long ref, int dropped)
 		skb = skb_take_slot(iso, ref);
 	} else if (h) {
 		struct iso_xmit_batch *b = holder_batch(h);
-		unsigned k = ref >> REF_SLOT_BITS & 0xff;
+		unsigned k = ref_index(ref);
 		if (k < b->n && b->skb[k]) {
 			skb = b->skb[k];
 			b->skb[k] = NULL;

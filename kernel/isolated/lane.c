@@ -186,7 +186,7 @@ static struct lxd_lane *lane_up(struct lxd_iso *iso)
 	l->next = iso->lanes;
 	iso->lanes = l;
 	pthread_mutex_unlock(&iso->lane_lock);
-	if (!lxd_iso_alive(iso))
+	if (!iso_alive(iso))
 		lxd_chan_mark_dead(&l->ch); /* died meanwhile: lxd_iso_lanes_dead may have missed us */
 	return l;
 fail_ep:
@@ -223,10 +223,10 @@ static void lane_down(struct lxd_lane *l)
 	atomic_fetch_add(&iso->rq_zero_copy, atomic_load(&l->rq_zero_copy));
 	atomic_fetch_add(&iso->rq_bounced, atomic_load(&l->rq_bounced));
 	pthread_mutex_unlock(&iso->lane_lock);
-	bool detached = !lxd_iso_alive(iso);
+	bool detached = !iso_alive(iso);
 	if (!detached) {
 		int rc = via_dispatcher(iso, w_lane_close, NULL, (uint64_t)l->id, 0);
-		detached = rc == 0 || !lxd_iso_alive(iso);
+		detached = rc == 0 || !iso_alive(iso);
 		if (!detached)
 			pr_err("module %s: the domain kept lane %d (%d): its memory is left to it\n",
 			       iso_name(iso), l->id, rc);
@@ -244,17 +244,14 @@ static void lane_down(struct lxd_lane *l)
 	lane_free_buffers(l);
 }
 
-struct lxd_lane *lxd_iso_lane(struct lxd_iso *iso)
+struct lxd_lane *lxd__iso_lane_up(struct lxd_iso *iso)
 {
 	if (!lxd__lane_tl.polling)
-		return NULL;
-	struct lxd_lane *l = lxd__lane_tl.lane;
-	if (l)
-		return l->iso == iso ? l : NULL;
-	if (lxd__lane_tl.refused == iso || lxd_iso_self() || !iso->module_live || !lxd_iso_alive(iso))
+		return NULL; /* (a polling thread with a lane has its answer in iso_lane) */
+	if (lxd__lane_tl.refused == iso || iso_self() || !iso->module_live || !iso_alive(iso))
 		return NULL;
 	lxd__lane_tl.refused = iso; /* lane_up calls through the dispatcher: no lane meanwhile */
-	l = lane_up(iso);
+	struct lxd_lane *l = lane_up(iso);
 	if (l)
 		lxd__lane_tl.refused = NULL;
 	lxd__lane_tl.lane = l;
@@ -360,7 +357,7 @@ void lxd_iso_lane_quiesce(struct lxd_iso *iso)
 
 int lxd_poll_begin(void)
 {
-	if (lxd_iso_self())
+	if (iso_self())
 		return -EINVAL; /* a dispatcher serves its domain already */
 	if (lxd__lane_tl.polling)
 		return -EBUSY;

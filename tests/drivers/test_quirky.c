@@ -27,15 +27,23 @@ static long live_skbs(void)
 	return c.skbs;
 }
 
+/* quirky loaded with @params (@n of them), in transmit @mode when isolated: its device, open. */
+static struct net_device *open_quirky(struct lxd_module **m, const char *const *params, size_t n,
+				      enum lxd_xmit_mode mode)
+{
+	assert_int_equal(load(m, params, n), 0);
+	if (test_mode == LXD_MODULE_ISOLATED)
+		assert_int_equal(lxd_module_set_xmit_mode(*m, mode), 0);
+	struct net_device *dev = lxd_module_netdev(*m, 0);
+	assert_int_equal(dev_open(dev), 0);
+	return dev;
+}
+
 /* The driver keeps the first 16 skbs until ndo_stop: they stay alive, then go. */
 static void kept_skbs(enum lxd_xmit_mode mode)
 {
 	struct lxd_module *m;
-	assert_int_equal(load(&m, NULL, 0), 0);
-	if (test_mode == LXD_MODULE_ISOLATED)
-		assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
-	struct net_device *dev = lxd_module_netdev(m, 0);
-	assert_int_equal(dev_open(dev), 0);
+	struct net_device *dev = open_quirky(&m, NULL, 0, mode);
 	struct lxd_pktgen_result r;
 	assert_int_equal(lxd_pktgen(dev, 40, 64, &r), 0);
 	assert_int_equal(r.sent, 40);
@@ -70,12 +78,8 @@ static void busy(enum lxd_xmit_mode mode)
 {
 	struct lxd_module *m;
 	const char *p[] = {"busy=1"};
-	assert_int_equal(load(&m, p, 1), 0);
+	struct net_device *dev = open_quirky(&m, p, 1, mode);
 	bool async = test_mode == LXD_MODULE_ISOLATED && mode != LXD_XMIT_SYNC;
-	if (test_mode == LXD_MODULE_ISOLATED)
-		assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
-	struct net_device *dev = lxd_module_netdev(m, 0);
-	assert_int_equal(dev_open(dev), 0);
 	struct lxd_pktgen_result r;
 	assert_int_equal(lxd_pktgen(dev, 10, 64, &r), 0);
 	assert_int_equal(async ? r.sent : r.dropped, 10);
@@ -149,11 +153,7 @@ static void slow_driver(enum lxd_xmit_mode mode)
 {
 	struct lxd_module *m;
 	const char *p[] = {"slow_us=20"};
-	assert_int_equal(load(&m, p, 1), 0);
-	if (test_mode == LXD_MODULE_ISOLATED)
-		assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
-	struct net_device *dev = lxd_module_netdev(m, 0);
-	assert_int_equal(dev_open(dev), 0);
+	struct net_device *dev = open_quirky(&m, p, 1, mode);
 	struct sampler s = {.max_skbs = 0};
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, sample_skbs, &s), 0);
@@ -188,10 +188,7 @@ static void forged_consumes(enum lxd_xmit_mode mode)
 {
 	struct lxd_module *m;
 	static const char *forge[] = {"forge=1"};
-	assert_int_equal(load(&m, forge, 1), 0);
-	assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
-	struct net_device *dev = lxd_module_netdev(m, 0);
-	assert_int_equal(dev_open(dev), 0);
+	struct net_device *dev = open_quirky(&m, forge, 1, mode); /* isolated only */
 	struct lxd_pktgen_result r;
 	assert_int_equal(lxd_pktgen(dev, 200, 64, &r), 0);
 	assert_int_equal(lxd_module_flush(m), 0);
@@ -220,10 +217,7 @@ static void test_forged_consumes(void **state)
 static void kill_holding_skbs(enum lxd_xmit_mode mode)
 {
 	struct lxd_module *m;
-	assert_int_equal(load(&m, NULL, 0), 0);
-	assert_int_equal(lxd_module_set_xmit_mode(m, mode), 0);
-	struct net_device *dev = lxd_module_netdev(m, 0);
-	assert_int_equal(dev_open(dev), 0);
+	struct net_device *dev = open_quirky(&m, NULL, 0, mode); /* isolated only */
 	struct lxd_pktgen_result r;
 	assert_int_equal(lxd_pktgen(dev, 10, 64, &r), 0);
 	assert_int_equal(lxd_module_flush(m), 0);

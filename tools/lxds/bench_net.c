@@ -37,22 +37,51 @@ enum xmit { XMIT_PLAIN, XMIT_ASYNC, XMIT_BATCH };
 
 struct net_case {
 	const char *name, *key, *ratio_key;
+	const char *short_name; /* in --cases */
 	enum lxd_module_mode mode;
 	enum xmit xmit;
 };
 
 static const struct net_case cases[] = {
-	{"native", "native_pps", NULL, LXD_MODULE_NATIVE, XMIT_PLAIN},
-	{"isolated sync", "isolated_sync_pps", "ratio_sync", LXD_MODULE_ISOLATED, XMIT_PLAIN},
-	{"isolated async", "isolated_async_pps", "ratio_async", LXD_MODULE_ISOLATED, XMIT_ASYNC},
-	{"isolated batch", "isolated_batch_pps", "ratio_batch", LXD_MODULE_ISOLATED, XMIT_BATCH},
+	{"native", "native_pps", NULL, "native", LXD_MODULE_NATIVE, XMIT_PLAIN},
+	{"isolated sync", "isolated_sync_pps", "ratio_sync", "sync", LXD_MODULE_ISOLATED, XMIT_PLAIN},
+	{"isolated async", "isolated_async_pps", "ratio_async", "async", LXD_MODULE_ISOLATED, XMIT_ASYNC},
+	{"isolated batch", "isolated_batch_pps", "ratio_batch", "batch", LXD_MODULE_ISOLATED, XMIT_BATCH},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
 struct net_opts {
 	struct bench_drv drv;
 	unsigned long size, packets;
+	bool skip[NCASES]; /* left out by --cases */
 };
+
+/* --cases LIST: a comma-separated subset of native,sync,async,batch (for
+ * profiling one case, or a quicker A/B).  0, or -1 with a message. */
+static int take_cases(struct net_opts *o, const char *v)
+{
+	if (!v || !*v) {
+		fprintf(stderr, "lxds bench net: --cases needs a list, e.g. native,batch\n");
+		return -1;
+	}
+	for (size_t c = 0; c < NCASES; c++)
+		o->skip[c] = true;
+	const char *p = v;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		size_t c = 0;
+		while (c < NCASES && !(strlen(cases[c].short_name) == len && !strncmp(p, cases[c].short_name, len)))
+			c++;
+		if (c == NCASES) {
+			fprintf(stderr, "lxds bench net: --cases: unknown case '%.*s' (native, sync, async, batch)\n",
+				(int)len, p);
+			return -1;
+		}
+		o->skip[c] = false;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
 
 static int take_opt(void *ctx, int argc, char **argv, int *i)
 {
@@ -61,6 +90,12 @@ static int take_opt(void *ctx, int argc, char **argv, int *i)
 	if (r)
 		return r;
 	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	if (!strcmp(a, "--cases")) {
+		if (take_cases(o, v))
+			return -1;
+		(*i)++;
+		return 1;
+	}
 	unsigned long *dst = !strcmp(a, "--size") ? &o->size : !strcmp(a, "--packets") ? &o->packets : NULL;
 	if (!dst)
 		return 0;
@@ -159,7 +194,9 @@ int lxd_bench_net(int argc, char **argv)
 		printf("  --driver NAME     net driver module (default dummy)\n"
 		       "  --param k=v       module parameter (repeatable)\n"
 		       "  --size S          frame size in bytes, 14..1514 (default 64)\n"
-		       "  --packets N       packets per case per round (default 1000000)\n");
+		       "  --packets N       packets per case per round (default 1000000)\n"
+		       "  --cases LIST      only these of native,sync,async,batch (default all;\n"
+		       "                    ratios need native)\n");
 	if (rc)
 		return rc - 1;
 	int err = lxd_pin_self(bo.cpu[0]);
@@ -177,7 +214,9 @@ int lxd_bench_net(int argc, char **argv)
 		permsg[c] = ratio[c] + bo.rounds;
 	}
 	unsigned got[NCASES] = {0}, nratio[NCASES] = {0}, npermsg[NCASES] = {0};
-	bool na[NCASES] = {false}, failed = false;
+	bool na[NCASES], failed = false;
+	for (size_t c = 0; c < NCASES; c++)
+		na[c] = o.skip[c]; /* not asked for: n/a throughout */
 	for (unsigned r = 0; r < bo.rounds; r++) {
 		bench_progress(&bo, "bench net", r + 1, bo.rounds);
 		double this_round[NCASES];

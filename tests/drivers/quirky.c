@@ -6,9 +6,9 @@
  * ndo_stop (consume after the transmit returned); with busy=1 it refuses
  * every transmit (NETDEV_TX_BUSY); with slow_us=N each transmit takes N us;
  * with hang_open=1 its ndo_open never returns; with forge=1 (isolated) it
- * acts as a hostile domain: from inside its first transmit it hands back
- * every skb reference it can guess, including those of skbs it is about
- * to report freed.  Linux driver style, include/linux/ only, like drivers/
+ * acts as a hostile domain: from inside its first transmit (or transmit
+ * forge_at) it hands back every skb reference it can guess, including
+ * those of skbs it is about to report freed; hold=N keeps N skbs, not 16.  Linux driver style, include/linux/ only, like drivers/
  * (but for forge's one call into the domain's kernel stubs).
  */
 #include <linux/errno.h>
@@ -34,7 +34,14 @@ MODULE_PARM_DESC(slow_us, "Busy-wait this long in every transmit (a slow device)
 
 static int forge;
 module_param(forge, int, 0);
-MODULE_PARM_DESC(forge, "Isolated: consume every guessable skb reference from inside the first transmit");
+MODULE_PARM_DESC(forge, "Isolated: consume every guessable skb reference from inside one transmit (forge_at)");
+static unsigned int forge_at = 1;
+module_param(forge_at, uint, 0);
+MODULE_PARM_DESC(forge_at, "The transmit forge=1 forges from (1: the first)");
+static unsigned int hold = QUIRKY_HOLD;
+module_param(hold, uint, 0);
+MODULE_PARM_DESC(hold, "Keep the first this many skbs until ndo_stop (at most 16)");
+static unsigned long nxmit;
 
 /* The domain's stub for the kernel's lxd_knet_consume (lxd_kdomain.so):
  * what a hostile driver can call with any reference.  Absent natively. */
@@ -53,7 +60,7 @@ static netdev_tx_t quirky_xmit(struct sk_buff *skb, struct net_device *dev)
 		while (ktime_get() < end)
 			;
 	}
-	if (forge == 1 && lxd_knet_consume) {
+	if (forge == 1 && ++nxmit >= forge_at && lxd_knet_consume) {
 		forge = 2; /* once */
 		/* generation << 32 | index in a batch << 24 | slot + 1 (kernel/isolated/iso_net.c) */
 		for (unsigned long long gen = 1; gen <= 4; gen++)
@@ -69,7 +76,7 @@ static netdev_tx_t quirky_xmit(struct sk_buff *skb, struct net_device *dev)
 		dev->stats.tx_errors++;
 	dev->stats.tx_packets++;
 	dev->stats.tx_bytes += skb->len;
-	if (nheld < QUIRKY_HOLD) {
+	if (nheld < QUIRKY_HOLD && (unsigned)nheld < hold) {
 		held[nheld++] = skb; /* kept: freed in ndo_stop */
 		return NETDEV_TX_OK;
 	}

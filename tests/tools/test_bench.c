@@ -85,6 +85,15 @@ static void net_json(void **state)
 	assert_true(json_get(r.out, "size", &null, &v) && v == 1514);
 	assert_key(r.out, "native_pps", true);
 	run_free(&r);
+	/* --cases: only those run; the others are null. */
+	lxds_run(&r, "bench", "net", "--json", "--quiet", "--rounds", "1", "--packets", "1000", "--cases", "native",
+		 (char *)NULL);
+	assert_int_equal(r.status, 0);
+	assert_key(r.out, "native_pps", true);
+	assert_true(json_get(r.out, "isolated_sync_pps", &null, &v) && null);
+	assert_true(json_get(r.out, "isolated_batch_pps", &null, &v) && null);
+	assert_true(json_get(r.out, "ratio_best", &null, &v) && null);
+	run_free(&r);
 }
 
 static void expect_error(const char *message, ...)
@@ -119,6 +128,8 @@ static void net_bad_options(void **state)
 	expect_error("driver 'nope' not found", "bench", "net", "--driver", "nope", (char *)NULL);
 	expect_error("unknown option '--frobnicate'", "bench", "net", "--frobnicate", (char *)NULL);
 	expect_error("--rounds needs a number", "bench", "net", "--rounds", "0", (char *)NULL);
+	expect_error("unknown case 'fast'", "bench", "net", "--cases", "native,fast", (char *)NULL);
+	expect_error("--cases needs a list", "bench", "net", "--cases", (char *)NULL);
 }
 
 static void blk_json(void **state)

@@ -350,7 +350,7 @@ int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned in
 }
 
 int lxd_dblk_queue_rqs(unsigned long long set, unsigned int nw, const unsigned long long *desc,
-		       unsigned int n, int *res)
+		       unsigned int n, unsigned char *res)
 {
 	struct dtagset *t = lxd_glue_map_get(&lxd_dom.sets, set);
 	if (!t)
@@ -365,10 +365,10 @@ int lxd_dblk_queue_rqs(unsigned long long set, unsigned int nw, const unsigned l
 		/* What the glue checks for the single call's arena buffer, checked here. */
 		if (!r || bytes > LXD_BLK_MAX_IO_BYTES ||
 		    (buf && !lxd_arena_contains(lxd_dom.env->arena, buf, bytes))) {
-			res[i] = -EINVAL;
+			res[i] = lxd_rq_res_pack(-EINVAL);
 			continue;
 		}
-		res[i] = queue_one(t, r, w[0], (unsigned)(w[2] >> 32), w[3], buf, bytes, i == n - 1);
+		res[i] = lxd_rq_res_pack(queue_one(t, r, w[0], (unsigned)(w[2] >> 32), w[3], buf, bytes, i == n - 1));
 	}
 	return 0;
 }

@@ -201,21 +201,24 @@ int lxd_dblk_queue_rq(unsigned long long set, unsigned long long rq, unsigned in
  * with bd->last true.  @desc holds LXD_RQ_DESC_WORDS words per request:
  * the kernel's request reference, hwq_tag, cmd_flags << 32 | bytes,
  * sector, and the data's address in the arena (0: none).  @res[i] gets
- * what lxd_dblk_queue_rq would return for request i.  0, or -EINVAL /
- * -EBADF for the whole batch (nothing queued).
+ * what lxd_dblk_queue_rq would return for request i, in a byte
+ * (lxd_rq_res_pack): a batch's answers then ride in the reply message
+ * itself, where ints (16 a batch: 64 bytes) spilled into a block whose line
+ * the kernel fetched from the domain's core.  0, or -EINVAL / -EBADF for
+ * the whole batch (nothing queued).
  */
 #define LXD_RQ_DESC_WORDS 5
 #define LXD_RQ_BATCH_MAX 32
 int lxd_dblk_queue_rqs(unsigned long long set, unsigned int nw, const unsigned long long *desc,
-		       unsigned int n, int *res);
+		       unsigned int n, unsigned char *res);
 /* Its [callback] form (kernel side, the generated glue): send, and in @done decode with _reply. */
 struct lxd_glue_buf;
 struct lxd_glue_pending;
 int lxd_dblk_queue_rqs_cb(unsigned long long set, unsigned int nw, const unsigned long long *desc,
-			  unsigned int n, int *res, struct lxd_glue_pending *pc,
+			  unsigned int n, unsigned char *res, struct lxd_glue_pending *pc,
 			  void (*done)(void *arg, int err, struct lxd_glue_buf *rep), void *arg);
 int lxd_dblk_queue_rqs_reply(struct lxd_glue_buf *rep, int *ret, unsigned long long set, unsigned int nw,
-			     const unsigned long long *desc, unsigned int n, int *res);
+			     const unsigned long long *desc, unsigned int n, unsigned char *res);
 /* Domain: ops->complete for the request at @hwq_tag of @set.  0, with LXD_RQ_ENDED bits. */
 int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag);
 
@@ -227,5 +230,37 @@ int lxd_dblk_complete(unsigned long long set, unsigned int hwq_tag);
 #define LXD_RQ_ENDED 0x100
 #define LXD_RQ_COMPLETE 0x200
 #define LXD_RQ_END_STATUS(rc) (((unsigned)(rc) >> 16) & 0xff)
+
+/*
+ * A batch's answer in a byte: bit 7 an error (the request was not looked
+ * at), 6 ended (status in bits 0-3), 5 complete, else bits 0-3 the status
+ * queue_rq returned.  blk_status_t values are below 16 (linux/blkdev.h); a
+ * larger one, which only a misbehaving driver returns, becomes an I/O
+ * error, as the kernel would end such a request anyway.
+ */
+#define LXD_RQ_RES_ERROR 0x80u
+#define LXD_RQ_RES_ENDED 0x40u
+#define LXD_RQ_RES_COMPLETE 0x20u
+#define LXD_RQ_RES_IOERR 10u /* BLK_STS_IOERR */
+static inline unsigned char lxd_rq_res_pack(int rc)
+{
+	if (rc < 0)
+		return LXD_RQ_RES_ERROR;
+	unsigned st = rc & LXD_RQ_ENDED ? LXD_RQ_END_STATUS(rc) : (unsigned)rc & 0xffu;
+	if (st > 15)
+		st = LXD_RQ_RES_IOERR;
+	return (unsigned char)((rc & LXD_RQ_ENDED ? LXD_RQ_RES_ENDED : 0) |
+			       (rc & LXD_RQ_COMPLETE ? LXD_RQ_RES_COMPLETE : 0) | st);
+}
+/* Back to lxd_dblk_queue_rq's form (an error: -EIO). */
+static inline int lxd_rq_res_unpack(unsigned char v)
+{
+	if (v & LXD_RQ_RES_ERROR)
+		return -EIO;
+	unsigned st = v & 0xfu;
+	if (v & LXD_RQ_RES_ENDED)
+		return (int)(LXD_RQ_ENDED | st << 16 | (v & LXD_RQ_RES_COMPLETE ? LXD_RQ_COMPLETE : 0));
+	return (int)((v & LXD_RQ_RES_COMPLETE ? LXD_RQ_COMPLETE : 0) | st);
+}
 
 #endif

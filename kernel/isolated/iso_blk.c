@@ -208,7 +208,7 @@ struct iso_rq_batch {
 	unsigned n;
 	int rc;                       /* the call's: 0 or -errno for the whole batch */
 	struct iso_rq *r[LXD_RQ_BATCH_MAX];
-	int res[LXD_RQ_BATCH_MAX];    /* per request: what queue_rq returned (lxd_dblk_queue_rq's word) */
+	unsigned char res[LXD_RQ_BATCH_MAX]; /* per request: what queue_rq returned (lxd_rq_res_pack) */
 	struct lxd_glue_pending pc;   /* the callback call's, until batch_reply ran */
 };
 
@@ -232,7 +232,7 @@ static void batch_finish(struct iso_rq_batch *b, bool may_wait)
 	struct iso_blk_set *s = b->s;
 	for (unsigned i = 0; i < b->n; i++) {
 		struct iso_rq *r = b->r[i];
-		int r_rc = b->rc < 0 ? b->rc : b->res[i];
+		int r_rc = b->rc < 0 ? b->rc : lxd_rq_res_unpack(b->res[i]);
 		if (may_wait && (r_rc == BLK_STS_RESOURCE || r_rc == BLK_STS_DEV_RESOURCE)) {
 			/* Out of resources: this one again on its own, retried. */
 			uint64_t a[4] = {s->ref, r->qw.a[1], r->qw.a[2], r->qw.a[3]};
@@ -246,9 +246,11 @@ static void batch_finish(struct iso_rq_batch *b, bool may_wait)
 
 static bool batch_needs_retry(const struct iso_rq_batch *b)
 {
-	for (unsigned i = 0; b->rc >= 0 && i < b->n; i++)
-		if (b->res[i] == BLK_STS_RESOURCE || b->res[i] == BLK_STS_DEV_RESOURCE)
+	for (unsigned i = 0; b->rc >= 0 && i < b->n; i++) {
+		int r = lxd_rq_res_unpack(b->res[i]);
+		if (r == BLK_STS_RESOURCE || r == BLK_STS_DEV_RESOURCE)
 			return true;
+	}
 	return false;
 }
 
@@ -261,8 +263,7 @@ static void batch_finish_thread(void *arg)
 static void batch_reply(void *arg, int err, struct lxd_glue_buf *rep)
 {
 	struct iso_rq_batch *b = arg;
-	for (unsigned i = 0; i < b->n; i++)
-		b->res[i] = -EIO;
+	memset(b->res, LXD_RQ_RES_ERROR, b->n);
 	b->rc = err;
 	if (!err) {
 		int perr = lxd_dblk_queue_rqs_reply(rep, &b->rc, b->s->ref, b->n * LXD_RQ_DESC_WORDS, NULL, b->n,
@@ -283,8 +284,7 @@ static void run_rq_batch(void *arg)
 	struct iso_rq_batch *b = arg;
 	unsigned long long desc[LXD_RQ_BATCH_MAX * LXD_RQ_DESC_WORDS];
 	batch_desc(b, desc);
-	for (unsigned i = 0; i < b->n; i++)
-		b->res[i] = -EIO;
+	memset(b->res, LXD_RQ_RES_ERROR, b->n);
 	b->rc = lxd_dblk_queue_rqs(b->s->ref, b->n * LXD_RQ_DESC_WORDS, desc, b->n, b->res);
 	batch_finish(b, true);
 }

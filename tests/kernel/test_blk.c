@@ -18,6 +18,7 @@
 #include <linux/hrtimer.h>
 
 #include "lxds/kernel.h"
+#include "../../kernel/idl/lxd_iso_if.h" /* the isolated queue_rq's one-byte answers */
 
 static blk_status_t next_status;
 static int resource_left, end_twice, hold;
@@ -200,6 +201,27 @@ static enum hrtimer_restart on_timer(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/* Every answer a domain's queue_rq can give survives its one-byte form. */
+static void test_queue_rq_answer_bytes(void **state)
+{
+	(void)state;
+	const int answers[] = {
+		BLK_STS_OK, BLK_STS_RESOURCE, BLK_STS_DEV_RESOURCE, BLK_STS_IOERR, BLK_STS_NOTSUPP,
+		BLK_STS_OK | LXD_RQ_ENDED, (int)(LXD_RQ_ENDED | (unsigned)BLK_STS_IOERR << 16),
+		(int)(LXD_RQ_ENDED | (unsigned)BLK_STS_DEV_RESOURCE << 16), BLK_STS_OK | LXD_RQ_COMPLETE,
+		BLK_STS_RESOURCE | LXD_RQ_COMPLETE, (int)(LXD_RQ_ENDED | LXD_RQ_COMPLETE | (unsigned)BLK_STS_TIMEOUT << 16),
+	};
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+		assert_int_equal(lxd_rq_res_unpack(lxd_rq_res_pack(answers[i])), answers[i]);
+	/* Errors (the request not looked at) come back as -EIO. */
+	assert_int_equal(lxd_rq_res_unpack(lxd_rq_res_pack(-EINVAL)), -EIO);
+	assert_int_equal(lxd_rq_res_unpack(lxd_rq_res_pack(-EBADF)), -EIO);
+	/* A status no blk_status_t has (a misbehaving driver's) is an I/O error, ended or not. */
+	assert_int_equal(lxd_rq_res_unpack(lxd_rq_res_pack(200)), BLK_STS_IOERR);
+	assert_int_equal(lxd_rq_res_unpack(lxd_rq_res_pack((int)(LXD_RQ_ENDED | 99u << 16))),
+			 (int)(LXD_RQ_ENDED | (unsigned)BLK_STS_IOERR << 16));
+}
+
 static void test_hrtimer(void **state)
 {
 	(void)state;
@@ -265,6 +287,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_end_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tag_wait_and_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_sets_and_limits, setup, teardown),
+		cmocka_unit_test(test_queue_rq_answer_bytes),
 		cmocka_unit_test(test_hrtimer),
 		cmocka_unit_test(test_native_data_buffers),
 	};

@@ -128,6 +128,7 @@ struct lxd_lane {
 	 * them under lane_lock; folded into the iso's when the lane goes. */
 	_Atomic uint64_t rq_zero_copy, rq_bounced;
 	struct iso_rq_batch *rq_pending; /* iso_blk.c: requests queued with bd->last false */
+	struct iso_rq_batch *rq_free;    /* iso_blk.c: batches to reuse (lxd_iso_blk_lane_fini frees them) */
 	struct lxd_lane *next;    /* iso->lanes */
 };
 
@@ -258,6 +259,9 @@ void lxd_lane_warm_reply(struct lxd_lane *l);
 
 /* Free the lane's spare transmit batches (none may be in flight). */
 void lxd_iso_net_lane_fini(struct lxd_lane *l);
+
+/* Free the lane's spare request batches (none may be in flight). */
+void lxd_iso_blk_lane_fini(struct lxd_lane *l);
 
 /* Free the skbs a dead or unloaded driver still held (dispatcher gone). */
 void lxd_iso_net_release(struct lxd_iso *iso);

@@ -208,21 +208,38 @@ struct iso_rq_batch {
 	unsigned n;
 	int rc;                       /* the call's: 0 or -errno for the whole batch */
 	struct iso_rq *r[LXD_RQ_BATCH_MAX];
+	/* The message's descriptors (lxd_iso_if.h), request i's written by
+	 * queue_rq as it joins: no pass over the batch at send time, and no
+	 * work item built for a request that goes in a batch. */
+	unsigned long long desc[LXD_RQ_BATCH_MAX * LXD_RQ_DESC_WORDS];
 	unsigned char res[LXD_RQ_BATCH_MAX]; /* per request: what queue_rq returned (lxd_rq_res_pack) */
 	struct lxd_glue_pending pc;   /* the callback call's, until batch_reply ran */
+	struct iso_rq_batch *next_free; /* on l->rq_free */
 };
 
-static void batch_desc(const struct iso_rq_batch *b, unsigned long long *desc)
+/* @r's work item for the plain call, from its descriptor @d (a batch's row). */
+static void rq_work_from(struct iso_rq *r, const unsigned long long *d, void *buf)
 {
-	for (unsigned i = 0; i < b->n; i++) {
-		const struct iso_rq *r = b->r[i];
-		unsigned long long *d = &desc[i * LXD_RQ_DESC_WORDS];
-		d[0] = r->qw.a[1];
-		d[1] = r->hwq_tag;
-		d[2] = r->qw.a[3];
-		d[3] = r->qw.a[2];
-		d[4] = (uint64_t)(uintptr_t)r->qw.q;
-		lxd_iso_tsan_release(&r->inflight); /* read: finish()'s exchange may reuse it (iso.h) */
+	r->qw = (struct lxd_iso_work){.fn = w_queue_rq, .p = r, .q = buf};
+	r->qw.a[0] = r->set->ref;
+	r->qw.a[1] = d[0];
+	r->qw.a[2] = d[3];
+	r->qw.a[3] = d[2];
+}
+
+/* Done with @b: kept for its lane's next run (at ~2 KB it is past glibc's per-thread cache). */
+static void batch_free(struct iso_rq_batch *b)
+{
+	b->next_free = b->l->rq_free;
+	b->l->rq_free = b;
+}
+
+void lxd_iso_blk_lane_fini(struct lxd_lane *l)
+{
+	while (l->rq_free) {
+		struct iso_rq_batch *b = l->rq_free;
+		l->rq_free = b->next_free;
+		free(b);
 	}
 }
 
@@ -235,13 +252,14 @@ static void batch_finish(struct iso_rq_batch *b, bool may_wait)
 		int r_rc = b->rc < 0 ? b->rc : lxd_rq_res_unpack(b->res[i]);
 		if (may_wait && (r_rc == BLK_STS_RESOURCE || r_rc == BLK_STS_DEV_RESOURCE)) {
 			/* Out of resources: this one again on its own, retried. */
-			uint64_t a[4] = {s->ref, r->qw.a[1], r->qw.a[2], r->qw.a[3]};
-			r_rc = queue_rq_call(r, a, r->qw.q);
+			const unsigned long long *d = &b->desc[i * LXD_RQ_DESC_WORDS];
+			uint64_t a[4] = {s->ref, d[0], d[3], d[2]};
+			r_rc = queue_rq_call(r, a, (void *)(uintptr_t)d[4]);
 		}
 		queue_rq_done(r, r_rc); /* a resource status left here fails the request */
 	}
 	set_put(s); /* the batch's */
-	free(b);
+	batch_free(b);
 }
 
 static bool batch_needs_retry(const struct iso_rq_batch *b)
@@ -282,10 +300,8 @@ static void batch_reply(void *arg, int err, struct lxd_glue_buf *rep)
 static void run_rq_batch(void *arg)
 {
 	struct iso_rq_batch *b = arg;
-	unsigned long long desc[LXD_RQ_BATCH_MAX * LXD_RQ_DESC_WORDS];
-	batch_desc(b, desc);
 	memset(b->res, LXD_RQ_RES_ERROR, b->n);
-	b->rc = lxd_dblk_queue_rqs(b->s->ref, b->n * LXD_RQ_DESC_WORDS, desc, b->n, b->res);
+	b->rc = lxd_dblk_queue_rqs(b->s->ref, b->n * LXD_RQ_DESC_WORDS, b->desc, b->n, b->res);
 	batch_finish(b, true);
 }
 
@@ -297,42 +313,56 @@ void lxd_iso_blk_lane_flush(struct lxd_lane *l)
 	l->rq_pending = NULL;
 	if (b->n == 1) {
 		struct iso_rq *r = b->r[0];
-		free(b);
+		rq_work_from(r, b->desc, (void *)(uintptr_t)b->desc[4]);
+		batch_free(b);
 		lxd_lane_run(l, &r->qw); /* one request: the plain call (w_queue_rq drops the batch's reference) */
 		return;
 	}
-	unsigned long long desc[LXD_RQ_BATCH_MAX * LXD_RQ_DESC_WORDS];
-	batch_desc(b, desc);
-	if (lxd_dblk_queue_rqs_cb(b->s->ref, b->n * LXD_RQ_DESC_WORDS, desc, b->n, NULL, &b->pc, batch_reply, b) == 0)
+	if (lxd_dblk_queue_rqs_cb(b->s->ref, b->n * LXD_RQ_DESC_WORDS, b->desc, b->n, NULL, &b->pc, batch_reply, b) == 0)
 		return;
 	/* Not sent (-EAGAIN: no room now; or an error, which the blocking call meets again and reports). */
 	lxd_async(&l->f, run_rq_batch, b);
 }
 
-/* Hold @r back on lane @l (bd->last false); false when it must go on its own. */
-static bool lane_hold(struct lxd_lane *l, struct iso_blk_set *s, struct iso_rq *r, bool last)
+/* The batch of lane @l a request of @s joins (bd->last @last), or NULL when
+ * it must go on its own (nothing held to join at the last; no memory). */
+static struct iso_rq_batch *lane_batch(struct lxd_lane *l, struct iso_blk_set *s, bool last)
 {
 	struct iso_rq_batch *b = l->rq_pending;
 	if (b && (b->s != s || b->n == LXD_RQ_BATCH_MAX)) {
 		lxd_iso_blk_lane_flush(l);
 		b = NULL;
 	}
-	if (!b) {
-		if (last)
-			return false; /* nothing held, nothing to join: the plain call */
-		b = malloc(sizeof(*b));
-		if (!b)
-			return false;
-		b->l = l;
-		b->s = s;
-		b->n = 0;
-		set_get(s); /* the batch's, dropped when its call is over */
-		l->rq_pending = b;
-	}
+	if (b || last)
+		return b;
+	b = l->rq_free;
+	if (b)
+		l->rq_free = b->next_free;
+	else if (!(b = malloc(sizeof(*b))))
+		return NULL;
+	b->l = l;
+	b->s = s;
+	b->n = 0;
+	set_get(s); /* the batch's, dropped when its call is over */
+	l->rq_pending = b;
+	return b;
+}
+
+/* Add @r to @b, its descriptor made of @sector, @pack (cmd_flags << 32 |
+ * bytes) and @buf; sent at once when it is the plug's @last. */
+static void lane_hold(struct iso_rq_batch *b, struct iso_rq *r, bool last, uint64_t sector, uint64_t pack,
+		      void *buf)
+{
+	unsigned long long *d = &b->desc[b->n * LXD_RQ_DESC_WORDS];
+	d[0] = r->ref;
+	d[1] = r->hwq_tag;
+	d[2] = pack;
+	d[3] = sector;
+	d[4] = (uint64_t)(uintptr_t)buf;
+	lxd_iso_tsan_release(&r->inflight); /* read: finish()'s exchange may reuse it (iso.h) */
 	b->r[b->n++] = r;
 	if (last)
-		lxd_iso_blk_lane_flush(l);
-	return true;
+		lxd_iso_blk_lane_flush(b->l);
 }
 
 static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
@@ -347,18 +377,25 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	void *buf;
 	if (map_data(iso, l, r, &buf))
 		return BLK_STS_RESOURCE; /* arena full: the core retries */
+	uint64_t sector = blk_rq_pos(bd->rq), pack = (uint64_t)bd->rq->cmd_flags << 32 | blk_rq_bytes(bd->rq);
+	/* A polling thread's lane holds requests back while more are coming
+	 * (bd->last false: a plug) and sends them as one message. */
+	struct iso_rq_batch *b = NULL;
+	if (l) {
+		lxd_lane_warm_reply(l);
+		b = lane_batch(l, s, bd->last);
+	}
+	if (b) {
+		atomic_store_explicit(&r->inflight, 1, memory_order_release);
+		lane_hold(b, r, bd->last, sector, pack, buf);
+		return BLK_STS_OK;
+	}
 	r->qw = (struct lxd_iso_work){.fn = w_queue_rq, .p = r, .q = buf};
 	r->qw.a[0] = s->ref;
 	r->qw.a[1] = r->ref;
-	r->qw.a[2] = blk_rq_pos(bd->rq);
-	r->qw.a[3] = (uint64_t)bd->rq->cmd_flags << 32 | blk_rq_bytes(bd->rq);
+	r->qw.a[2] = sector;
+	r->qw.a[3] = pack;
 	atomic_store_explicit(&r->inflight, 1, memory_order_release);
-	/* A polling thread's lane holds requests back while more are coming
-	 * (bd->last false: a plug) and sends them as one message. */
-	if (l)
-		lxd_lane_warm_reply(l);
-	if (l && lane_hold(l, s, r, bd->last))
-		return BLK_STS_OK;
 	set_get(s); /* dropped when the call is over (w_queue_rq) */
 	if (lxd_iso_run(iso, &r->qw) != 0) {
 		set_put(s); /* not run */

@@ -234,6 +234,7 @@ static void lane_down(struct lxd_lane *l)
 	lxd_chan_mark_dead(&l->ch); /* whatever is left in flight fails, and the endpoint may go */
 	lxd_ep_fini(&l->ep);
 	lxd_iso_net_lane_fini(l); /* after: lxd_ep_fini may have run the last batches' callbacks */
+	lxd_iso_blk_lane_fini(l);
 	*lxd_glue_iface_lxd_iso_kernel.self_tls() = NULL;
 	lxd_glue_fini(&l->g);
 	if (l->own_runtime)

@@ -356,13 +356,12 @@ int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned 
 		return -EBADF;
 	if (n > LXD_XMIT_BATCH_MAX || nw != 1 + n * LXD_XMIT_DESC_WORDS || nr != LXD_XMIT_RES_BYTES(n))
 		return -EINVAL;
-	const uint64_t field = (1ull << LXD_XMIT_FIELD_BITS) - 1, ref = desc[0];
+	const uint64_t ref = desc[0];
 	for (unsigned i = 0; i < n; i++) {
-		const unsigned long long *w = &desc[1 + i * LXD_XMIT_DESC_WORDS];
+		struct lxd_xmit_desc x = lxd_xmit_desc_get(&desc[1 + i * LXD_XMIT_DESC_WORDS]);
 		uint64_t skb = ref ? ref | (uint64_t)i << LXD_XMIT_REF_INDEX_SHIFT : 0;
-		lxd_xmit_res_set(res, i, lxd_xmit_res_pack(xmit_one(d, skb, (void *)(uintptr_t)(w[0] & ((1ull << 48) - 1)), (unsigned)(w[1] & field),
-				  (unsigned)(w[1] >> LXD_XMIT_FIELD_BITS & field),
-				  (unsigned)(w[1] >> (2 * LXD_XMIT_FIELD_BITS) & field), (unsigned)(w[0] >> 48))));
+		int rc = xmit_one(d, skb, x.head, x.size, x.data_off, x.len, x.protocol);
+		lxd_xmit_res_set(res, i, lxd_xmit_res_pack(rc));
 	}
 	return 0;
 }

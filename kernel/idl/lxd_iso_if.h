@@ -125,6 +125,28 @@ int lxd_dnet_xmit(unsigned long long dev, unsigned long long skb, void *head, un
 #define LXD_XMIT_RES_BYTES(n) (((n) + 1u) / 2u)
 int lxd_dnet_xmit_batch(unsigned long long dev, unsigned int nw, const unsigned long long *desc,
 			unsigned int n, unsigned int nr, unsigned char *res);
+/* One skb's two descriptor words, written (kernel) and read (domain) here only. */
+struct lxd_xmit_desc {
+	void *head;
+	unsigned size, data_off, len, protocol;
+};
+static inline void lxd_xmit_desc_put(unsigned long long d[LXD_XMIT_DESC_WORDS], const struct lxd_xmit_desc *x)
+{
+	d[0] = (uint64_t)(uintptr_t)x->head | (uint64_t)x->protocol << 48;
+	d[1] = (uint64_t)x->size | (uint64_t)x->data_off << LXD_XMIT_FIELD_BITS |
+	       (uint64_t)x->len << (2 * LXD_XMIT_FIELD_BITS);
+}
+static inline struct lxd_xmit_desc lxd_xmit_desc_get(const unsigned long long d[LXD_XMIT_DESC_WORDS])
+{
+	const uint64_t field = (1ull << LXD_XMIT_FIELD_BITS) - 1;
+	return (struct lxd_xmit_desc){
+		.head = (void *)(uintptr_t)(d[0] & ((1ull << 48) - 1)),
+		.size = (unsigned)(d[1] & field),
+		.data_off = (unsigned)(d[1] >> LXD_XMIT_FIELD_BITS & field),
+		.len = (unsigned)(d[1] >> (2 * LXD_XMIT_FIELD_BITS) & field),
+		.protocol = (unsigned)(d[0] >> 48),
+	};
+}
 
 /* A transmit's answer in four bits: bits 0-1 the netdev_tx_t (0 OK, 1
  * anything else), 3 an error (the skb was not looked at); bit 2 CONSUMED,

@@ -217,14 +217,31 @@ struct iso_rq_batch {
 	struct iso_rq_batch *next_free; /* on l->rq_free */
 };
 
-/* @r's work item for the plain call, from its descriptor @d (a batch's row). */
-static void rq_work_from(struct iso_rq *r, const unsigned long long *d, void *buf)
+/* @r's descriptor (lxd_iso_if.h) into @d: @sector, @pack (cmd_flags << 32 | bytes), @buf. */
+static void rq_desc(const struct iso_rq *r, uint64_t sector, uint64_t pack, void *buf, unsigned long long *d)
 {
-	r->qw = (struct lxd_iso_work){.fn = w_queue_rq, .p = r, .q = buf};
-	r->qw.a[0] = r->set->ref;
-	r->qw.a[1] = d[0];
-	r->qw.a[2] = d[3];
-	r->qw.a[3] = d[2];
+	d[0] = r->ref;
+	d[1] = r->hwq_tag;
+	d[2] = pack;
+	d[3] = sector;
+	d[4] = (uint64_t)(uintptr_t)buf;
+}
+
+/* The plain call's arguments (queue_rq_call) from descriptor @d of a request of @s; its buffer. */
+static void *rq_args(const struct iso_blk_set *s, const unsigned long long *d, uint64_t a[4])
+{
+	a[0] = s->ref;
+	a[1] = d[0];
+	a[2] = d[3];
+	a[3] = d[2];
+	return (void *)(uintptr_t)d[4];
+}
+
+/* @r's work item for the plain call, from its descriptor @d. */
+static void rq_work_from(struct iso_rq *r, const unsigned long long *d)
+{
+	r->qw = (struct lxd_iso_work){.fn = w_queue_rq, .p = r};
+	r->qw.q = rq_args(r->set, d, r->qw.a);
 }
 
 /* Done with @b: kept for its lane's next run (at ~2 KB it is past glibc's per-thread cache). */
@@ -252,9 +269,9 @@ static void batch_finish(struct iso_rq_batch *b, bool may_wait)
 		int r_rc = b->rc < 0 ? b->rc : lxd_rq_res_unpack(b->res[i]);
 		if (may_wait && (r_rc == BLK_STS_RESOURCE || r_rc == BLK_STS_DEV_RESOURCE)) {
 			/* Out of resources: this one again on its own, retried. */
-			const unsigned long long *d = &b->desc[i * LXD_RQ_DESC_WORDS];
-			uint64_t a[4] = {s->ref, d[0], d[3], d[2]};
-			r_rc = queue_rq_call(r, a, (void *)(uintptr_t)d[4]);
+			uint64_t a[4];
+			void *buf = rq_args(s, &b->desc[i * LXD_RQ_DESC_WORDS], a);
+			r_rc = queue_rq_call(r, a, buf);
 		}
 		queue_rq_done(r, r_rc); /* a resource status left here fails the request */
 	}
@@ -313,7 +330,7 @@ void lxd_iso_blk_lane_flush(struct lxd_lane *l)
 	l->rq_pending = NULL;
 	if (b->n == 1) {
 		struct iso_rq *r = b->r[0];
-		rq_work_from(r, b->desc, (void *)(uintptr_t)b->desc[4]);
+		rq_work_from(r, b->desc);
 		batch_free(b);
 		lxd_lane_run(l, &r->qw); /* one request: the plain call (w_queue_rq drops the batch's reference) */
 		return;
@@ -348,17 +365,10 @@ static struct iso_rq_batch *lane_batch(struct lxd_lane *l, struct iso_blk_set *s
 	return b;
 }
 
-/* Add @r to @b, its descriptor made of @sector, @pack (cmd_flags << 32 |
- * bytes) and @buf; sent at once when it is the plug's @last. */
-static void lane_hold(struct iso_rq_batch *b, struct iso_rq *r, bool last, uint64_t sector, uint64_t pack,
-		      void *buf)
+/* Add @r to @b (its descriptor is in @b's next row already); sent at once
+ * when it is the plug's @last. */
+static void lane_hold(struct iso_rq_batch *b, struct iso_rq *r, bool last)
 {
-	unsigned long long *d = &b->desc[b->n * LXD_RQ_DESC_WORDS];
-	d[0] = r->ref;
-	d[1] = r->hwq_tag;
-	d[2] = pack;
-	d[3] = sector;
-	d[4] = (uint64_t)(uintptr_t)buf;
 	lxd_iso_tsan_release(&r->inflight); /* read: finish()'s exchange may reuse it (iso.h) */
 	b->r[b->n++] = r;
 	if (last)
@@ -385,16 +395,15 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 		lxd_lane_warm_reply(l);
 		b = lane_batch(l, s, bd->last);
 	}
+	/* Written where it goes: the batch's next row, or for the plain call here. */
+	unsigned long long row[LXD_RQ_DESC_WORDS];
+	rq_desc(r, sector, pack, buf, b ? &b->desc[b->n * LXD_RQ_DESC_WORDS] : row);
 	if (b) {
 		atomic_store_explicit(&r->inflight, 1, memory_order_release);
-		lane_hold(b, r, bd->last, sector, pack, buf);
+		lane_hold(b, r, bd->last);
 		return BLK_STS_OK;
 	}
-	r->qw = (struct lxd_iso_work){.fn = w_queue_rq, .p = r, .q = buf};
-	r->qw.a[0] = s->ref;
-	r->qw.a[1] = r->ref;
-	r->qw.a[2] = sector;
-	r->qw.a[3] = pack;
+	rq_work_from(r, row);
 	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	set_get(s); /* dropped when the call is over (w_queue_rq) */
 	if (lxd_iso_run(iso, &r->qw) != 0) {

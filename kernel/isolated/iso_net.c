@@ -339,10 +339,10 @@ static void batch_refs(struct iso_xmit_batch *b)
 /* Add @skb to @b, its descriptor with it. */
 static void batch_add(struct iso_xmit_batch *b, struct sk_buff *skb)
 {
-	unsigned long long *d = &b->desc[1 + b->n * LXD_XMIT_DESC_WORDS];
-	d[0] = (uint64_t)(uintptr_t)skb->head | (uint64_t)skb->protocol << 48;
-	d[1] = (uint64_t)(skb->end - skb->head) | (uint64_t)(skb->data - skb->head) << LXD_XMIT_FIELD_BITS |
-	       (uint64_t)skb->len << (2 * LXD_XMIT_FIELD_BITS);
+	struct lxd_xmit_desc x = {.head = skb->head, .size = (unsigned)(skb->end - skb->head),
+				  .data_off = (unsigned)(skb->data - skb->head), .len = skb->len,
+				  .protocol = skb->protocol};
+	lxd_xmit_desc_put(&b->desc[1 + b->n * LXD_XMIT_DESC_WORDS], &x);
 	b->skb[b->n++] = skb;
 }
 

@@ -8,8 +8,9 @@
  * with hang_open=1 its ndo_open never returns; with forge=1 (isolated) it
  * acts as a hostile domain: from inside its first transmit (or transmit
  * forge_at) it hands back every skb reference it can guess, including
- * those of skbs it is about to report freed; hold=N keeps N skbs, not 16.  Linux driver style, include/linux/ only, like drivers/
- * (but for forge's one call into the domain's kernel stubs).
+ * those of skbs it is about to report freed; hold=N keeps N skbs, not 16.
+ * Linux driver style, include/linux/ only, like drivers/ (but for forge's
+ * one call into the domain's kernel stubs).
  */
 #include <linux/errno.h>
 #include <linux/etherdevice.h>

@@ -80,3 +80,47 @@ bool json_get(const char *json, const char *key, bool *is_null, double *v)
 		*v = NAN;
 	return true;
 }
+
+int json_get_nums(const char *json, const char *key, double *v, int max)
+{
+	char pat[128];
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	const char *p = strstr(json, pat);
+	if (!p)
+		return -1;
+	p += strlen(pat);
+	while (*p == ' ')
+		p++;
+	if (*p++ != ':')
+		return -1;
+	while (*p == ' ')
+		p++;
+	if (*p++ != '[')
+		return -1;
+	int n = 0;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == ']')
+			return n;
+		if (n == max)
+			return -1;
+		if (!strncmp(p, "null", 4)) {
+			v[n++] = NAN;
+			p += 4;
+		} else {
+			char *end;
+			v[n] = strtod(p, &end);
+			if (end == p)
+				return -1;
+			n++;
+			p = end;
+		}
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p != ']')
+			return -1;
+	}
+}

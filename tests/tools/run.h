@@ -20,5 +20,8 @@ void run_free(struct run_result *r);
  * null, else *@v holds the number (NaN if the value is not a number).
  */
 bool json_get(const char *json, const char *key, bool *is_null, double *v);
+/* The numbers of array @key ("key": [1, null, 2]; null reads as NAN) into @v: how many, or -1
+ * when @key is missing, is no array of numbers, or holds more than @max. */
+int json_get_nums(const char *json, const char *key, double *v, int max);
 
 #endif

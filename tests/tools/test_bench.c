@@ -55,6 +55,34 @@ static void assert_one_object(const char *out)
 	assert_null(strchr(out + 1, '{'));
 }
 
+/* Array @key holds one ratio a round (@rounds of them, or none when @median_key is null) whose
+ * median is the reported @median_key: the spread and the figure come from the same rounds. */
+static void assert_rounds(const char *json, const char *key, const char *median_key, int rounds)
+{
+	double v[16], m;
+	bool null;
+	int n = json_get_nums(json, key, v, 16);
+	if (n < 0)
+		fail_msg("array %s missing or malformed in:\n%s", key, json);
+	assert_true(json_get(json, median_key, &null, &m));
+	if (null) {
+		assert_int_equal(n, 0);
+		return;
+	}
+	assert_int_equal(n, rounds);
+	for (int i = 0; i < n; i++)
+		assert_true(isfinite(v[i]) && v[i] > 0);
+	/* The median, by hand: sorted, middle (or the mean of the two middle ones). */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	assert_true(fabs(med - m) <= 1e-5 * m); /* both printed to 6 digits */
+}
+
 static void net_json(void **state)
 {
 	(void)state;
@@ -70,6 +98,10 @@ static void net_json(void **state)
 	assert_key(r.out, "isolated_batch_pps", false);
 	assert_key(r.out, "ratio_best", false);
 	assert_key(r.out, "atc19_ratio", true);
+	assert_rounds(r.out, "ratio_sync_rounds", "ratio_sync", 2);
+	assert_rounds(r.out, "ratio_async_rounds", "ratio_async", 2);
+	assert_rounds(r.out, "ratio_batch_rounds", "ratio_batch", 2);
+	assert_rounds(r.out, "ratio_best_rounds", "ratio_best", 2);
 	bool null;
 	double v;
 	assert_true(json_get(r.out, "size", &null, &v) && v == 64);
@@ -93,6 +125,7 @@ static void net_json(void **state)
 	assert_true(json_get(r.out, "isolated_sync_pps", &null, &v) && null);
 	assert_true(json_get(r.out, "isolated_batch_pps", &null, &v) && null);
 	assert_true(json_get(r.out, "ratio_best", &null, &v) && null);
+	assert_rounds(r.out, "ratio_best_rounds", "ratio_best", 0); /* nothing to compare: empty */
 	run_free(&r);
 }
 
@@ -150,6 +183,8 @@ static void blk_json(void **state)
 	assert_key(r.out, "ratio_qd32", false);
 	assert_key(r.out, "ratio_qd1", false);
 	assert_key(r.out, "atc19_ratio", true);
+	assert_rounds(r.out, "ratio_qd32_rounds", "ratio_qd32", 1);
+	assert_rounds(r.out, "ratio_qd1_rounds", "ratio_qd1", 1);
 	/* Every fio run was told the clock asked for (both modes alike). */
 	assert_non_null(strstr(r.out, "\"fio_clocksource\": \"clock_gettime\""));
 	run_free(&r);

@@ -28,11 +28,17 @@ void bench_progress(const struct bench_opts *o, const char *name, unsigned round
 /* Median and the p-th percentile (0..100) of @n values; @v is sorted in place. */
 double stats_median(double *v, size_t n);
 double stats_percentile(double *v, size_t n, double p);
+/* The median of @v[0..@n), left in its order (@scratch: room for @n). */
+double stats_median_of(const double *v, size_t n, double *scratch);
+/* The smallest and largest finite values of @v[0..@n) (NAN when none). */
+void stats_range(const double *v, size_t n, double *lo, double *hi);
 
 /* JSON object output: bench_json_begin, then fields, then end. */
 void json_begin(FILE *f);
 void json_num(FILE *f, const char *key, double v);
 void json_str(FILE *f, const char *key, const char *v);
+/* "key": [v0, v1, ...], null for a value that is not finite. */
+void json_nums(FILE *f, const char *key, const double *v, size_t n);
 void json_end(FILE *f);
 
 /* Benches. */

@@ -332,7 +332,8 @@ int lxd_bench_blk(int argc, char **argv)
 		if (o.qd[q] >= 2 * o.batch)
 			cases[ncase++] = (struct blk_case){o.qd[q], (unsigned)o.batch};
 
-	double *mem = calloc(3 * (size_t)MAX_CASES * bo.rounds, sizeof(double));
+	/* + a median's scratch: the per-round ratios stay in round order for --json. */
+	double *mem = calloc(3 * (size_t)MAX_CASES * bo.rounds + bo.rounds, sizeof(double));
 	if (!mem)
 		return 1;
 	double *v[2][MAX_CASES], *ratio[MAX_CASES];
@@ -364,13 +365,12 @@ int lxd_bench_blk(int argc, char **argv)
 		}
 	}
 
-	double med[2][MAX_CASES], rmed[MAX_CASES];
+	double med[2][MAX_CASES], rmed[MAX_CASES], *scratch = mem + 3 * (size_t)MAX_CASES * bo.rounds;
 	for (unsigned q = 0; q < ncase; q++) {
 		for (int k = 0; k < 2; k++)
 			med[k][q] = got[k][q] ? stats_median(v[k][q], got[k][q]) : NAN;
-		rmed[q] = nratio[q] ? stats_median(ratio[q], nratio[q]) : NAN;
+		rmed[q] = nratio[q] ? stats_median_of(ratio[q], nratio[q], scratch) : NAN;
 	}
-	free(mem);
 	if (bo.json) {
 		char params[512], key[64], sfx[32];
 		bench_drv_params(&o.drv, params, sizeof(params));
@@ -394,24 +394,32 @@ int lxd_bench_blk(int argc, char **argv)
 			json_num(stdout, key, med[1][q]);
 			snprintf(key, sizeof(key), "ratio_%s", sfx);
 			json_num(stdout, key, rmed[q]);
+			snprintf(key, sizeof(key), "ratio_%s_rounds", sfx); /* the spread: one a round, in order */
+			json_nums(stdout, key, ratio[q], nratio[q]);
 		}
 		json_num(stdout, "target_ratio", TARGET_RATIO);
 		json_num(stdout, "atc19_ratio", ATC19_RATIO);
 		json_end(stdout);
+		free(mem);
 		return 0;
 	}
 	printf("%s under fio, %lu-byte random reads, %u rounds of %lu s per case (medians), fio clock %s\n\n",
 	       o.drv.driver, o.bs, bo.rounds, o.runtime, o.clocksource);
-	printf("%-6s %6s %14s %14s %10s\n", "qd", "batch", "native", "isolated", "ratio");
+	printf("%-6s %6s %14s %14s %10s %14s\n", "qd", "batch", "native", "isolated", "ratio", "rounds range");
 	for (unsigned q = 0; q < ncase; q++) {
-		char a[32], b[32], c[32];
+		char a[32], b[32], c[32], rg[32] = "";
+		double lo, hi;
 		if (isfinite(rmed[q]))
 			snprintf(c, sizeof(c), "%.2f", rmed[q]);
 		else
 			snprintf(c, sizeof(c), "n/a");
-		printf("%-6u %6u %14s %14s %10s\n", cases[q].qd, cases[q].batch, bench_fmt(a, sizeof(a), med[0][q], "IOPS"),
-		       bench_fmt(b, sizeof(b), med[1][q], "IOPS"), c);
+		stats_range(ratio[q], nratio[q], &lo, &hi);
+		if (isfinite(lo))
+			snprintf(rg, sizeof(rg), "%.2f-%.2f", lo, hi);
+		printf("%-6u %6u %14s %14s %10s %14s\n", cases[q].qd, cases[q].batch,
+		       bench_fmt(a, sizeof(a), med[0][q], "IOPS"), bench_fmt(b, sizeof(b), med[1][q], "IOPS"), c, rg);
 	}
+	free(mem);
 	printf("\ntarget: isolated >= %.2f of native at qd 32; LXDs (ATC'19): about %.2f\n", TARGET_RATIO,
 	       ATC19_RATIO);
 	return 0;

@@ -82,6 +82,25 @@ double stats_percentile(double *v, size_t n, double p)
 
 double stats_median(double *v, size_t n) { return stats_percentile(v, n, 50); }
 
+double stats_median_of(const double *v, size_t n, double *scratch)
+{
+	memcpy(scratch, v, n * sizeof(*v));
+	return stats_median(scratch, n);
+}
+
+void stats_range(const double *v, size_t n, double *lo, double *hi)
+{
+	*lo = *hi = NAN;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(v[i]))
+			continue;
+		if (isnan(*lo) || v[i] < *lo)
+			*lo = v[i];
+		if (isnan(*hi) || v[i] > *hi)
+			*hi = v[i];
+	}
+}
+
 static bool json_first;
 
 void json_begin(FILE *f)
@@ -103,6 +122,21 @@ void json_num(FILE *f, const char *key, double v)
 		fprintf(f, "%.6g", v);
 	else
 		fputs("null", f);
+}
+
+void json_nums(FILE *f, const char *key, const double *v, size_t n)
+{
+	json_key(f, key);
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", f);
+		if (isfinite(v[i]))
+			fprintf(f, "%.6g", v[i]);
+		else
+			fputs("null", f);
+	}
+	fputc(']', f);
 }
 
 void json_str(FILE *f, const char *key, const char *v)

@@ -205,7 +205,8 @@ int lxd_bench_net(int argc, char **argv)
 		return 1;
 	}
 	double *pps[NCASES], *ratio[NCASES], *permsg[NCASES];
-	double *mem = calloc(3 * NCASES * bo.rounds, sizeof(double));
+	/* + room for a median's scratch: the per-round ratios stay in round order for --json. */
+	double *mem = calloc(3 * NCASES * bo.rounds + bo.rounds, sizeof(double));
 	if (!mem)
 		return 1;
 	for (size_t c = 0; c < NCASES; c++) {
@@ -249,7 +250,8 @@ int lxd_bench_net(int argc, char **argv)
 				ratio[c][nratio[c]++] = this_round[c] / this_round[0];
 	}
 
-	double med[NCASES], rmed[NCASES], best = NAN;
+	double med[NCASES], rmed[NCASES], best = NAN, *scratch = mem + 3 * NCASES * bo.rounds;
+	size_t best_case = 0; /* none */
 	/* How many skbs a batch message carried: the batching at work (docs/isolation.md). */
 	double batch_per_msg = NAN;
 	for (size_t c = 0; c < NCASES; c++)
@@ -257,11 +259,12 @@ int lxd_bench_net(int argc, char **argv)
 			batch_per_msg = stats_median(permsg[c], npermsg[c]);
 	for (size_t c = 0; c < NCASES; c++) {
 		med[c] = got[c] ? stats_median(pps[c], got[c]) : NAN;
-		rmed[c] = nratio[c] ? stats_median(ratio[c], nratio[c]) : NAN;
-		if (c && isfinite(rmed[c]) && !(rmed[c] <= best))
+		rmed[c] = nratio[c] ? stats_median_of(ratio[c], nratio[c], scratch) : NAN;
+		if (c && isfinite(rmed[c]) && !(rmed[c] <= best)) {
 			best = rmed[c];
+			best_case = c;
+		}
 	}
-	free(mem);
 	if (bo.json) {
 		char params[512];
 		bench_drv_params(&o.drv, params, sizeof(params));
@@ -277,27 +280,40 @@ int lxd_bench_net(int argc, char **argv)
 		for (size_t c = 1; c < NCASES; c++)
 			json_num(stdout, cases[c].ratio_key, rmed[c]);
 		json_num(stdout, "ratio_best", best);
+		/* The spread behind the medians: one ratio a round, in round order. */
+		for (size_t c = 1; c < NCASES; c++) {
+			char key[64];
+			snprintf(key, sizeof(key), "%s_rounds", cases[c].ratio_key);
+			json_nums(stdout, key, ratio[c], nratio[c]);
+		}
+		json_nums(stdout, "ratio_best_rounds", ratio[best_case], best_case ? nratio[best_case] : 0);
 		json_num(stdout, "isolated_batch_skbs_per_msg", batch_per_msg);
 		json_num(stdout, "target_ratio", TARGET_RATIO);
 		json_num(stdout, "atc19_native_pps", ATC19_NATIVE_PPS);
 		json_num(stdout, "atc19_isolated_pps", ATC19_ISOLATED_PPS);
 		json_num(stdout, "atc19_ratio", ATC19_ISOLATED_PPS / ATC19_NATIVE_PPS);
 		json_end(stdout);
+		free(mem);
 		return failed;
 	}
 	printf("%s, %lu-byte frames, %u rounds of %lu packets per case (medians)\n\n", o.drv.driver, o.size,
 	       bo.rounds, o.packets);
-	printf("%-16s %14s %10s\n", "case", "packets/s", "vs native");
+	printf("%-16s %14s %10s %14s\n", "case", "packets/s", "vs native", "rounds range");
 	for (size_t c = 0; c < NCASES; c++) {
-		char a[32], b[32];
+		char a[32], b[32], rg[32] = "";
+		double lo, hi;
 		if (c == 0)
 			snprintf(b, sizeof(b), "%s", isfinite(med[0]) ? "1.00" : "n/a");
 		else if (isfinite(rmed[c]))
 			snprintf(b, sizeof(b), "%.2f", rmed[c]);
 		else
 			snprintf(b, sizeof(b), "n/a");
-		printf("%-16s %14s %10s\n", cases[c].name, bench_fmt(a, sizeof(a), med[c], "pps"), b);
+		stats_range(ratio[c], c ? nratio[c] : 0, &lo, &hi);
+		if (isfinite(lo))
+			snprintf(rg, sizeof(rg), "%.2f-%.2f", lo, hi);
+		printf("%-16s %14s %10s %14s\n", cases[c].name, bench_fmt(a, sizeof(a), med[c], "pps"), b, rg);
 	}
+	free(mem);
 	char bb[32];
 	if (isfinite(best))
 		snprintf(bb, sizeof(bb), "%.2f", best);

@@ -43,7 +43,9 @@ print(f'"dummy {net["size"]:.0f}B\\nnative {si(net.get("native_pps"), "pps")}" '
 def case_key(c):
     q, _, b = c.partition("_batch")
     return (1 if b else 0, int(q), int(b or 1))
-cases = sorted((k[len("ratio_qd"):] for k in blk if k.startswith("ratio_qd")), key=case_key)
+# (Not the "_rounds" arrays: the per-round ratios behind each median.)
+cases = sorted((k[len("ratio_qd"):] for k in blk if k.startswith("ratio_qd") and not k.endswith("_rounds")),
+               key=case_key)
 for c in cases:
     q, _, b = c.partition("_batch")
     label = f"qd {q}" + (f" batch {b}" if b else "")

@@ -59,20 +59,29 @@ void run_free(struct run_result *r)
 	r->out = r->err = NULL;
 }
 
-bool json_get(const char *json, const char *key, bool *is_null, double *v)
+/* Where @key's value starts in @json (past "key": and blanks), NULL without the key. */
+static const char *json_value(const char *json, const char *key)
 {
 	char pat[128];
 	snprintf(pat, sizeof(pat), "\"%s\"", key);
 	const char *p = strstr(json, pat);
 	if (!p)
-		return false;
+		return NULL;
 	p += strlen(pat);
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (*p++ != ':')
-		return false;
+		return NULL;
 	while (*p == ' ')
 		p++;
+	return p;
+}
+
+bool json_get(const char *json, const char *key, bool *is_null, double *v)
+{
+	const char *p = json_value(json, key);
+	if (!p)
+		return false;
 	*is_null = !strncmp(p, "null", 4);
 	char *end;
 	*v = *is_null ? NAN : strtod(p, &end);
@@ -83,19 +92,8 @@ bool json_get(const char *json, const char *key, bool *is_null, double *v)
 
 int json_get_nums(const char *json, const char *key, double *v, int max)
 {
-	char pat[128];
-	snprintf(pat, sizeof(pat), "\"%s\"", key);
-	const char *p = strstr(json, pat);
-	if (!p)
-		return -1;
-	p += strlen(pat);
-	while (*p == ' ')
-		p++;
-	if (*p++ != ':')
-		return -1;
-	while (*p == ' ')
-		p++;
-	if (*p++ != '[')
+	const char *p = json_value(json, key);
+	if (!p || *p++ != '[')
 		return -1;
 	int n = 0;
 	for (;;) {

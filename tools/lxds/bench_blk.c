@@ -407,17 +407,14 @@ int lxd_bench_blk(int argc, char **argv)
 	       o.drv.driver, o.bs, bo.rounds, o.runtime, o.clocksource);
 	printf("%-6s %6s %14s %14s %10s %14s\n", "qd", "batch", "native", "isolated", "ratio", "rounds range");
 	for (unsigned q = 0; q < ncase; q++) {
-		char a[32], b[32], c[32], rg[32] = "";
-		double lo, hi;
+		char a[32], b[32], c[32], rg[32];
 		if (isfinite(rmed[q]))
 			snprintf(c, sizeof(c), "%.2f", rmed[q]);
 		else
 			snprintf(c, sizeof(c), "n/a");
-		stats_range(ratio[q], nratio[q], &lo, &hi);
-		if (isfinite(lo))
-			snprintf(rg, sizeof(rg), "%.2f-%.2f", lo, hi);
 		printf("%-6u %6u %14s %14s %10s %14s\n", cases[q].qd, cases[q].batch,
-		       bench_fmt(a, sizeof(a), med[0][q], "IOPS"), bench_fmt(b, sizeof(b), med[1][q], "IOPS"), c, rg);
+		       bench_fmt(a, sizeof(a), med[0][q], "IOPS"), bench_fmt(b, sizeof(b), med[1][q], "IOPS"), c,
+		       bench_fmt_range(rg, sizeof(rg), ratio[q], nratio[q]));
 	}
 	free(mem);
 	printf("\ntarget: isolated >= %.2f of native at qd 32; LXDs (ATC'19): about %.2f\n", TARGET_RATIO,

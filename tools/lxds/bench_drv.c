@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "bench_drv.h"
 #include "cmd.h"
 
@@ -92,5 +93,16 @@ const char *bench_fmt(char *buf, size_t len, double v, const char *unit)
 		snprintf(buf, len, "%.1f k%s", v / 1e3, unit);
 	else
 		snprintf(buf, len, "%.3g %s", v, unit);
+	return buf;
+}
+
+const char *bench_fmt_range(char *buf, size_t len, const double *v, size_t n)
+{
+	double lo, hi;
+	stats_range(v, n, &lo, &hi);
+	if (isfinite(lo))
+		snprintf(buf, len, "%.2f-%.2f", lo, hi);
+	else if (len)
+		buf[0] = 0;
 	return buf;
 }

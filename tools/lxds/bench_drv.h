@@ -62,5 +62,7 @@ void bench_drv_params(const struct bench_drv *d, char *buf, size_t len);
 
 /* A number for a table cell: "%.3g<unit>" scaled (k, M), or "n/a" when NaN. */
 const char *bench_fmt(char *buf, size_t len, double v, const char *unit);
+/* The range of @n per-round ratios for a table cell, "0.81-0.93" (empty when none). */
+const char *bench_fmt_range(char *buf, size_t len, const double *v, size_t n);
 
 #endif

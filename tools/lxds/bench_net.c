@@ -251,7 +251,7 @@ int lxd_bench_net(int argc, char **argv)
 	}
 
 	double med[NCASES], rmed[NCASES], best = NAN, *scratch = mem + 3 * NCASES * bo.rounds;
-	size_t best_case = 0; /* none */
+	size_t best_case = 0; /* none yet: native, which has no ratios (nratio[0] stays 0) */
 	/* How many skbs a batch message carried: the batching at work (docs/isolation.md). */
 	double batch_per_msg = NAN;
 	for (size_t c = 0; c < NCASES; c++)
@@ -286,7 +286,7 @@ int lxd_bench_net(int argc, char **argv)
 			snprintf(key, sizeof(key), "%s_rounds", cases[c].ratio_key);
 			json_nums(stdout, key, ratio[c], nratio[c]);
 		}
-		json_nums(stdout, "ratio_best_rounds", ratio[best_case], best_case ? nratio[best_case] : 0);
+		json_nums(stdout, "ratio_best_rounds", ratio[best_case], nratio[best_case]);
 		json_num(stdout, "isolated_batch_skbs_per_msg", batch_per_msg);
 		json_num(stdout, "target_ratio", TARGET_RATIO);
 		json_num(stdout, "atc19_native_pps", ATC19_NATIVE_PPS);
@@ -300,18 +300,15 @@ int lxd_bench_net(int argc, char **argv)
 	       bo.rounds, o.packets);
 	printf("%-16s %14s %10s %14s\n", "case", "packets/s", "vs native", "rounds range");
 	for (size_t c = 0; c < NCASES; c++) {
-		char a[32], b[32], rg[32] = "";
-		double lo, hi;
+		char a[32], b[32], rg[32];
 		if (c == 0)
 			snprintf(b, sizeof(b), "%s", isfinite(med[0]) ? "1.00" : "n/a");
 		else if (isfinite(rmed[c]))
 			snprintf(b, sizeof(b), "%.2f", rmed[c]);
 		else
 			snprintf(b, sizeof(b), "n/a");
-		stats_range(ratio[c], c ? nratio[c] : 0, &lo, &hi);
-		if (isfinite(lo))
-			snprintf(rg, sizeof(rg), "%.2f-%.2f", lo, hi);
-		printf("%-16s %14s %10s %14s\n", cases[c].name, bench_fmt(a, sizeof(a), med[c], "pps"), b, rg);
+		printf("%-16s %14s %10s %14s\n", cases[c].name, bench_fmt(a, sizeof(a), med[c], "pps"), b,
+		       bench_fmt_range(rg, sizeof(rg), ratio[c], nratio[c])); /* native's: none */
 	}
 	free(mem);
 	char bb[32];

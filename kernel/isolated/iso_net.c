@@ -599,9 +599,38 @@ static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct s
 	return NETDEV_TX_OK;
 }
 
+/*
+ * Batch mode's common case, taken first: this thread's lane is collecting
+ * a batch for @nd that has room past @skb, and another of its batches is
+ * in flight, so nothing is sent now.  The checks of the path below
+ * (alive, size, in the arena, mode, queue room), each field read once:
+ * every isolated packet comes here.  Through the general path's calls and
+ * repeated lookups the transmit call took 43.5 cycles (TSC around
+ * ndo_start_xmit, six alternating pktgen runs, session 8), through this
+ * one 35.2, of ~170 a packet.
+ */
+static inline bool lane_xmit_fast(struct iso_netdev *nd, struct sk_buff *skb)
+{
+	struct lxd_lane *l = lxd__lane_tl.lane;
+	struct iso_xmit_batch *b;
+	if (!l || !lxd__lane_tl.polling || !(b = l->xmit_pending) || b->nd != nd ||
+	    b->n >= LXD_XMIT_BATCH_MAX - 1 || !l->xmit_batches)
+		return false;
+	struct lxd_iso *iso = nd->iso;
+	size_t size = (size_t)(skb->end - skb->head);
+	if (!iso_alive(iso) || iso_xmit_mode(iso) != LXD_XMIT_BATCH || size >= 1ul << LXD_XMIT_FIELD_BITS ||
+	    !lxd_iso_data_contains(iso, skb->head, size) ||
+	    atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + b->n >= ISO_XMIT_QUEUE_MAX)
+		return false;
+	batch_add(b, skb); /* counted in xmit_queued when sent, as in lane_xmit */
+	return true;
+}
+
 static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct iso_netdev *nd = nd_of(dev);
+	if (lane_xmit_fast(nd, skb))
+		return NETDEV_TX_OK;
 	struct lxd_iso *iso = nd->iso;
 	/* A batch descriptor holds 21-bit sizes; skb_alloc_for caps buffers at 1 MiB. */
 	if (!iso_alive(iso) || skb->end - skb->head >= 1l << LXD_XMIT_FIELD_BITS || skb_to_arena(iso, skb))

@@ -302,6 +302,13 @@ struct iso_xmit_batch {
 /* Batches a lane keeps in flight: one being transmitted, one waiting in the ring. */
 #define LANE_XMIT_BATCHES 2u
 
+/* Room in the transmit queue for one more, with @held transmits a lane holds back. */
+static bool xmit_queue_has_room(struct lxd_iso *iso, unsigned held)
+{
+	/* Acquire: pairs with the release decrement when a transmit is answered. */
+	return atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + held < ISO_XMIT_QUEUE_MAX;
+}
+
 /*
  * Wait for room in the transmit queue, counting what lane @l (NULL: none)
  * still holds back: it joins xmit_queued only when sent.  0, or -EIO when
@@ -311,8 +318,7 @@ static int xmit_room(struct lxd_iso *iso, struct lxd_lane *l)
 {
 	for (;;) {
 		unsigned held = l && l->xmit_pending ? l->xmit_pending->n : 0; /* a poll may send it */
-		/* Acquire: pairs with the release decrement when a transmit is answered. */
-		if (atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + held < ISO_XMIT_QUEUE_MAX)
+		if (xmit_queue_has_room(iso, held))
 			return 0;
 		if (!iso_alive(iso))
 			return -EIO;
@@ -619,8 +625,7 @@ static inline bool lane_xmit_fast(struct iso_netdev *nd, struct sk_buff *skb)
 	struct lxd_iso *iso = nd->iso;
 	size_t size = (size_t)(skb->end - skb->head);
 	if (!iso_alive(iso) || iso_xmit_mode(iso) != LXD_XMIT_BATCH || size >= 1ul << LXD_XMIT_FIELD_BITS ||
-	    !lxd_iso_data_contains(iso, skb->head, size) ||
-	    atomic_load_explicit(&iso->xmit_queued, memory_order_acquire) + b->n >= ISO_XMIT_QUEUE_MAX)
+	    !lxd_iso_data_contains(iso, skb->head, size) || !xmit_queue_has_room(iso, b->n))
 		return false;
 	batch_add(b, skb); /* counted in xmit_queued when sent, as in lane_xmit */
 	return true;

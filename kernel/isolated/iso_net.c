@@ -194,6 +194,12 @@ static bool xmit_kept(int r)
 	return r >= 0 && !(r & LXD_XMIT_CONSUMED) && (r & 0xff) == NETDEV_TX_OK;
 }
 
+/* A batch descriptor holds 21-bit sizes (skb_alloc_for caps buffers at 1 MiB). */
+static bool desc_holds(size_t size)
+{
+	return size < 1ul << LXD_XMIT_FIELD_BITS;
+}
+
 /* Make sure the skb's buffer is in the domain's arena (move it there if not).  0 or -ENOMEM. */
 static int skb_to_arena(struct lxd_iso *iso, struct sk_buff *skb)
 {
@@ -581,6 +587,17 @@ void lxd_iso_net_lane_flush(struct lxd_lane *l, bool force)
 	lxd_async(&l->f, run_batch_sent, b);
 }
 
+/* Whether lane @l sends its pending batch once it holds @n skbs: when
+ * full, or at once when the domain has nothing of ours (it would idle).
+ * Otherwise the lane's next poll sends it if fewer than LANE_XMIT_BATCHES
+ * are out: sending whenever one was out sent every other batch with one
+ * skb (the first after the poll that emptied the lane) -- 32 skbs per
+ * message on average, 64 now. */
+static bool lane_sends_at(const struct lxd_lane *l, unsigned n)
+{
+	return n == LXD_XMIT_BATCH_MAX || l->xmit_batches == 0;
+}
+
 /* Batch mode on a lane: collect while the lane's batches are in flight.
  * xmit_room(iso, l) said there is room for one more,
  * counting what @l holds. */
@@ -595,12 +612,7 @@ static netdev_tx_t lane_xmit(struct lxd_lane *l, struct iso_netdev *nd, struct s
 	if (!b && !(b = l->xmit_pending = batch_new(iso, nd, l)))
 		return NETDEV_TX_BUSY;
 	batch_add(b, skb); /* counted in xmit_queued when sent (one atomic a batch) */
-	/* Sent when full, or at once when the domain has nothing of ours (it
-	 * would idle).  Otherwise the lane's next poll sends it if fewer than
-	 * LANE_XMIT_BATCHES are out: sending whenever one was out sent every
-	 * other batch with one skb (the first after the poll that emptied the
-	 * lane) -- 32 skbs per message on average, 64 now. */
-	if (b->n == LXD_XMIT_BATCH_MAX || l->xmit_batches == 0)
+	if (lane_sends_at(l, b->n))
 		lxd_iso_net_lane_flush(l, true);
 	return NETDEV_TX_OK;
 }
@@ -619,12 +631,11 @@ static inline bool lane_xmit_fast(struct iso_netdev *nd, struct sk_buff *skb)
 {
 	struct lxd_lane *l = lxd__lane_tl.lane;
 	struct iso_xmit_batch *b;
-	if (!l || !lxd__lane_tl.polling || !(b = l->xmit_pending) || b->nd != nd ||
-	    b->n >= LXD_XMIT_BATCH_MAX - 1 || !l->xmit_batches)
+	if (!l || !lxd__lane_tl.polling || !(b = l->xmit_pending) || b->nd != nd || lane_sends_at(l, b->n + 1))
 		return false;
 	struct lxd_iso *iso = nd->iso;
 	size_t size = (size_t)(skb->end - skb->head);
-	if (!iso_alive(iso) || iso_xmit_mode(iso) != LXD_XMIT_BATCH || size >= 1ul << LXD_XMIT_FIELD_BITS ||
+	if (!iso_alive(iso) || iso_xmit_mode(iso) != LXD_XMIT_BATCH || !desc_holds(size) ||
 	    !lxd_iso_data_contains(iso, skb->head, size) || !xmit_queue_has_room(iso, b->n))
 		return false;
 	batch_add(b, skb); /* counted in xmit_queued when sent, as in lane_xmit */
@@ -637,8 +648,7 @@ static netdev_tx_t proxy_xmit(struct sk_buff *skb, struct net_device *dev)
 	if (lane_xmit_fast(nd, skb))
 		return NETDEV_TX_OK;
 	struct lxd_iso *iso = nd->iso;
-	/* A batch descriptor holds 21-bit sizes; skb_alloc_for caps buffers at 1 MiB. */
-	if (!iso_alive(iso) || skb->end - skb->head >= 1l << LXD_XMIT_FIELD_BITS || skb_to_arena(iso, skb))
+	if (!iso_alive(iso) || !desc_holds((size_t)(skb->end - skb->head)) || skb_to_arena(iso, skb))
 		return NETDEV_TX_BUSY;
 	if (iso_xmit_mode(iso) == LXD_XMIT_SYNC || iso_self() == iso) {
 		struct lxd_iso_work w = {.fn = w_xmit_sync, .wait = true, .p = skb};

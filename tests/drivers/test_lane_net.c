@@ -36,6 +36,16 @@ static struct net_device *load_dev(struct lxd_module **m, int mode)
 	return dev;
 }
 
+/* @dev's driver counted exactly @n packets of SIZE bytes, none dropped. */
+static void assert_tx_counted(struct net_device *dev, uint64_t n)
+{
+	struct rtnl_link_stats64 st;
+	dev_get_stats(dev, &st);
+	assert_int_equal(st.tx_packets, n);
+	assert_int_equal(st.tx_bytes, n * SIZE);
+	assert_int_equal(st.tx_dropped, 0);
+}
+
 /* Send COUNT packets with pktgen; the driver saw every one when it returns. */
 static void send_and_count(struct lxd_module *m, struct net_device *dev)
 {
@@ -43,11 +53,7 @@ static void send_and_count(struct lxd_module *m, struct net_device *dev)
 	assert_int_equal(lxd_pktgen(dev, COUNT, SIZE, &r), 0);
 	assert_int_equal(r.sent, COUNT);
 	assert_int_equal(r.dropped + r.errors, 0);
-	struct rtnl_link_stats64 st;
-	dev_get_stats(dev, &st);
-	assert_int_equal(st.tx_packets, COUNT);
-	assert_int_equal(st.tx_bytes, (uint64_t)COUNT * SIZE);
-	assert_int_equal(st.tx_dropped, 0);
+	assert_tx_counted(dev, COUNT);
 	struct lxd_kernel_counts c;
 	lxd_kernel_get_counts(&c);
 	assert_int_equal(c.skbs, 0); /* every skb came back and was freed */
@@ -122,13 +128,8 @@ static void test_batch_two_devices_and_foreign_skbs(void **state)
 			lxd_poll(0);
 	}
 	assert_int_equal(lxd_poll_end(), 0);
-	for (unsigned d = 0; d < 2; d++) {
-		struct rtnl_link_stats64 st;
-		dev_get_stats(devs[d], &st);
-		assert_int_equal(st.tx_packets, sent[d]);
-		assert_int_equal(st.tx_bytes, (uint64_t)sent[d] * SIZE);
-		assert_int_equal(st.tx_dropped, 0);
-	}
+	for (unsigned d = 0; d < 2; d++)
+		assert_tx_counted(devs[d], sent[d]);
 	struct lxd_kernel_counts c;
 	lxd_kernel_get_counts(&c);
 	assert_int_equal(c.skbs, 0);
@@ -205,9 +206,7 @@ static void test_pktgen_inside_polling_thread(void **state)
 			assert_true(o.inflight > 0);
 		if (test_mode != LXD_MODULE_ISOLATED || mode == LXD_XMIT_SYNC)
 			assert_int_equal(o.inflight, 0);
-		struct rtnl_link_stats64 st;
-		dev_get_stats(o.dev, &st);
-		assert_int_equal(st.tx_packets, COUNT);
+		assert_tx_counted(o.dev, COUNT);
 		assert_int_equal(lxd_module_unload(m), 0);
 		assert_kernel_clean();
 	}

@@ -11,20 +11,6 @@
  * Each request's capability reference is made once, with the tag set;
  * the domain names requests only by it, and the kernel accepts an end or
  * complete only for a request the domain holds (inflight), exactly once.
- *
- * Who ends a request (iso_rq.inflight):
- *   RQ_IDLE   the domain does not hold it.
- *   RQ_HELD   it does; whoever moves it to RQ_IDLE (one compare-exchange)
- *             ends it: the plain call's answer, the domain's end through
- *             the main channel (dispatcher), death.
- *   RQ_LANE   it does, and it rides in a lane's batch whose answer the
- *             lane has not taken yet.  Changed only under its tag set's
- *             end_lock: the lane takes the lock once for a whole batch and
- *             then ends or hands back each request with plain stores,
- *             where a locked instruction per request cost 2.5-5% of
- *             isolated fio at qd 32 (docs/evaluation.md).  The others
- *             take it for one request, so an end through the main channel
- *             or death ends it at once, even while the lane does not poll.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,7 +32,7 @@ struct iso_rq {
 	struct request *rq;
 	struct iso_blk_set *set;
 	uint64_t ref;
-	_Atomic int inflight;     /* RQ_*: who ends it (above) */
+	_Atomic int inflight;     /* 1 from queue_rq until ended: who clears it ends it */
 	void *bounce;
 	unsigned hwq_tag;
 };
@@ -59,17 +45,10 @@ struct iso_blk_set {
 	 * driver freed the set (its request was ended through the main
 	 * channel), and must still find rqs[] to see that it is over. */
 	_Atomic unsigned refs;
-	_Atomic bool end_lock;    /* over its requests' RQ_LANE states (above): held briefly, never across a wait */
 	uint64_t ref;
 	unsigned nq, depth;
 	struct iso_rq *rqs;
 	struct iso_blk_set *next;
-};
-
-enum {
-	RQ_IDLE = 0,
-	RQ_HELD = 1,
-	RQ_LANE = 2,
 };
 
 struct iso_disk {
@@ -113,9 +92,11 @@ static void copy_segs(struct request *rq, void *buf, bool to_buf)
 	}
 }
 
-/* End @r with @status; the caller has taken it from the domain. */
-static void end_request(struct iso_rq *r, blk_status_t status)
+/* End @r with @status if the domain still held it (exactly once). */
+static void finish(struct iso_rq *r, blk_status_t status)
 {
+	if (atomic_exchange(&r->inflight, 0) != 1)
+		return;
 	struct request *rq = r->rq;
 	void *b = r->bounce;
 	r->bounce = NULL;
@@ -125,56 +106,6 @@ static void end_request(struct iso_rq *r, blk_status_t status)
 		lxd_iso_data_free(b);
 	}
 	blk_mq_end_request(rq, status);
-}
-
-/* End @r with @status if the domain held it outside a lane's batch (exactly once). */
-static void finish(struct iso_rq *r, blk_status_t status)
-{
-	int held = RQ_HELD;
-	if (atomic_compare_exchange_strong(&r->inflight, &held, RQ_IDLE))
-		end_request(r, status);
-}
-
-static void ends_lock(struct iso_blk_set *s)
-{
-	while (atomic_exchange_explicit(&s->end_lock, true, memory_order_acquire))
-		lxd_cpu_relax();
-}
-
-static void ends_unlock(struct iso_blk_set *s)
-{
-	atomic_store_explicit(&s->end_lock, false, memory_order_release);
-}
-
-/* If @r rides in a lane's batch (RQ_LANE), make it @to; false when it does not. */
-static bool take_from_batch(struct iso_rq *r, int to)
-{
-	ends_lock(r->set);
-	bool in_batch = atomic_load_explicit(&r->inflight, memory_order_relaxed) == RQ_LANE;
-	if (in_batch)
-		atomic_store_explicit(&r->inflight, to, memory_order_relaxed);
-	ends_unlock(r->set);
-	return in_batch;
-}
-
-/*
- * End @r with @status from outside its lane (the domain's end through the
- * main channel, death), at once wherever it is.  False when the domain did
- * not hold it.
- */
-static bool end_held(struct iso_rq *r, blk_status_t status)
-{
-	for (;;) {
-		int v = atomic_load(&r->inflight);
-		if (v == RQ_IDLE)
-			return false;
-		if (v == RQ_HELD ? atomic_compare_exchange_strong(&r->inflight, &v, RQ_IDLE)
-				 : take_from_batch(r, RQ_IDLE)) {
-			end_request(r, status);
-			return true;
-		}
-		/* It moved meanwhile (ended, or handed back by its lane): look again. */
-	}
 }
 
 /* Count one for the statistics: on a lane by its one writer, else shared. */
@@ -218,31 +149,17 @@ static int map_data(struct lxd_iso *iso, struct lxd_lane *l, struct iso_rq *r, v
 
 static void proxy_complete(struct request *rq);
 
-/* The status queue_rq's answer @rc (lxd_dblk_queue_rq's word, or -errno)
- * ends the request with; -1 when it stays the domain's: queued, to be
- * completed, or (@retry) to be tried again. */
-static int answer_ends(int rc, bool retry)
-{
-	if (rc < 0)
-		return BLK_STS_IOERR; /* the domain is dead or refused the call */
-	if (rc & LXD_RQ_ENDED)
-		return (int)LXD_RQ_END_STATUS(rc); /* ended inside queue_rq */
-	if (rc & LXD_RQ_COMPLETE)
-		return -1; /* blk_mq_complete_request inside queue_rq */
-	int st = rc & 0xff;
-	if (st == BLK_STS_OK || (retry && (st == BLK_STS_RESOURCE || st == BLK_STS_DEV_RESOURCE)))
-		return -1;
-	return st; /* refused, not ended (a resource status left here fails it) */
-}
-
-/* What the domain answered to queue_rq for @r, held outside a batch. */
+/* What the domain answered to queue_rq for @r (lxd_dblk_queue_rq's word, or -errno). */
 static void queue_rq_done(struct iso_rq *r, int rc)
 {
-	int st = answer_ends(rc, false);
-	if (st >= 0)
-		finish(r, (blk_status_t)st);
+	if (rc < 0)
+		finish(r, BLK_STS_IOERR); /* the domain is dead or refused the call */
+	else if (rc & LXD_RQ_ENDED)
+		finish(r, (blk_status_t)LXD_RQ_END_STATUS(rc)); /* ended inside queue_rq */
 	else if (rc & LXD_RQ_COMPLETE)
-		proxy_complete(r->rq);
+		proxy_complete(r->rq); /* blk_mq_complete_request inside queue_rq */
+	else if ((rc & 0xff) != BLK_STS_OK)
+		finish(r, (blk_status_t)(rc & 0xff)); /* refused, not ended */
 }
 
 /* a[]: set, request reference, sector, cmd_flags << 32 | bytes.  Retries while the driver is busy. */
@@ -343,41 +260,14 @@ void lxd_iso_blk_lane_fini(struct lxd_lane *l)
 	}
 }
 
-/*
- * The answer is in (b->rc, b->res): end, complete or retry each request,
- * then the batch goes.  First, under the set's end_lock taken once, each
- * request still in the batch (RQ_LANE; one ended or completed through the
- * main channel meanwhile is not) is claimed with a plain store: RQ_IDLE
- * when the answer ends it, else RQ_HELD.  Then, without the lock (ending a
- * request runs the submitter's end_io, which may submit again), each
- * claimed request is dealt with.
- */
+/* The answer is in (b->rc, b->res): end, complete or retry each request, then the batch goes. */
 static void batch_finish(struct iso_rq_batch *b, bool may_wait)
 {
 	struct iso_blk_set *s = b->s;
-	int st[LXD_RQ_BATCH_MAX];
-	uint32_t claimed = 0;
-	ends_lock(s);
 	for (unsigned i = 0; i < b->n; i++) {
-		int r_rc = b->rc < 0 ? b->rc : lxd_rq_res_unpack(b->res[i]);
-		st[i] = answer_ends(r_rc, may_wait);
-		_Atomic int *state = &b->r[i]->inflight;
-		if (atomic_load_explicit(state, memory_order_relaxed) == RQ_LANE) {
-			atomic_store_explicit(state, st[i] >= 0 ? RQ_IDLE : RQ_HELD, memory_order_relaxed);
-			claimed |= 1u << i;
-		}
-	}
-	ends_unlock(s);
-	for (unsigned i = 0; i < b->n; i++) {
-		if (!(claimed & 1u << i))
-			continue;
 		struct iso_rq *r = b->r[i];
-		if (st[i] >= 0) {
-			end_request(r, (blk_status_t)st[i]); /* the common case: ended inside queue_rq */
-			continue;
-		}
-		int r_rc = lxd_rq_res_unpack(b->res[i]);
-		if (r_rc == BLK_STS_RESOURCE || r_rc == BLK_STS_DEV_RESOURCE) {
+		int r_rc = b->rc < 0 ? b->rc : lxd_rq_res_unpack(b->res[i]);
+		if (may_wait && (r_rc == BLK_STS_RESOURCE || r_rc == BLK_STS_DEV_RESOURCE)) {
 			/* Out of resources: this one again on its own, retried. */
 			uint64_t a[4];
 			void *buf = rq_args(s, &b->desc[i * LXD_RQ_DESC_WORDS], a);
@@ -440,11 +330,6 @@ void lxd_iso_blk_lane_flush(struct lxd_lane *l)
 	l->rq_pending = NULL;
 	if (b->n == 1) {
 		struct iso_rq *r = b->r[0];
-		if (!take_from_batch(r, RQ_HELD)) {
-			set_put(b->s); /* ended already (death): the batch's reference */
-			batch_free(b);
-			return;
-		}
 		rq_work_from(r, b->desc);
 		batch_free(b);
 		lxd_lane_run(l, &r->qw); /* one request: the plain call (w_queue_rq drops the batch's reference) */
@@ -514,16 +399,16 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	unsigned long long row[LXD_RQ_DESC_WORDS];
 	rq_desc(r, sector, pack, buf, b ? &b->desc[b->n * LXD_RQ_DESC_WORDS] : row);
 	if (b) {
-		atomic_store_explicit(&r->inflight, RQ_LANE, memory_order_release);
+		atomic_store_explicit(&r->inflight, 1, memory_order_release);
 		lane_hold(b, r, bd->last);
 		return BLK_STS_OK;
 	}
 	rq_work_from(r, row);
-	atomic_store_explicit(&r->inflight, RQ_HELD, memory_order_release);
+	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	set_get(s); /* dropped when the call is over (w_queue_rq) */
 	if (lxd_iso_run(iso, &r->qw) != 0) {
 		set_put(s); /* not run */
-		if (atomic_exchange(&r->inflight, RQ_IDLE) == RQ_HELD && r->bounce) {
+		if (atomic_exchange(&r->inflight, 0) == 1 && r->bounce) {
 			lxd_iso_data_free(r->bounce);
 			r->bounce = NULL;
 		}
@@ -754,9 +639,10 @@ void lxd_kblk_end(unsigned long long rq, int status)
 		return;
 	if (status < 0 || status > 255)
 		status = BLK_STS_IOERR;
-	if (!end_held(r, (blk_status_t)status))
+	if (atomic_load(&r->inflight) != 1)
 		pr_err("blk_mq_end_request from the domain: request %u is not in flight: ignored\n",
 		       r->hwq_tag);
+	finish(r, (blk_status_t)status);
 }
 
 void lxd_kblk_complete(unsigned long long rq)
@@ -767,18 +653,8 @@ void lxd_kblk_complete(unsigned long long rq)
 	 * calls complete in a fresh handler there.  Same order, no detour
 	 * through a third thread (a futex wake per request). */
 	struct iso_rq *r = req_of(rq);
-	if (!r)
-		return;
-	for (;;) {
-		int v = atomic_load(&r->inflight);
-		if (v == RQ_IDLE)
-			return;
-		/* In a lane's batch: taken out of it (its answer then leaves it alone). */
-		if (v == RQ_HELD || take_from_batch(r, RQ_HELD)) {
-			proxy_complete(r->rq);
-			return;
-		}
-	}
+	if (r && atomic_load(&r->inflight) == 1)
+		proxy_complete(r->rq);
 }
 
 /* ---- death and unload ---- */
@@ -788,7 +664,8 @@ void lxd_iso_blk_fail_inflight(struct lxd_iso *iso)
 	pthread_mutex_lock(&iso->obj_lock);
 	for (struct iso_blk_set *s = iso->sets; s; s = s->next)
 		for (unsigned i = 0; i < s->nq * s->depth; i++)
-			(void)end_held(&s->rqs[i], BLK_STS_IOERR);
+			if (atomic_load(&s->rqs[i].inflight))
+				finish(&s->rqs[i], BLK_STS_IOERR);
 	pthread_mutex_unlock(&iso->obj_lock);
 }
 

@@ -162,6 +162,12 @@ static void queue_rq_done(struct iso_rq *r, int rc)
 		finish(r, (blk_status_t)(rc & 0xff)); /* refused, not ended */
 }
 
+/* queue_rq's answer @rc says the driver was out of resources: the request is to be tried again. */
+static bool out_of_resources(int rc)
+{
+	return rc == BLK_STS_RESOURCE || rc == BLK_STS_DEV_RESOURCE;
+}
+
 /* a[]: set, request reference, sector, cmd_flags << 32 | bytes.  Retries while the driver is busy. */
 static int queue_rq_call(struct iso_rq *r, const uint64_t a[4], void *buf)
 {
@@ -173,7 +179,7 @@ static int queue_rq_call(struct iso_rq *r, const uint64_t a[4], void *buf)
 	int rc;
 	for (unsigned tries = 0;; tries++) {
 		rc = lxd_dblk_queue_rq(set, ref, hwq_tag, (unsigned)(pack >> 32), sector, buf, (unsigned)pack);
-		if ((rc != BLK_STS_RESOURCE && rc != BLK_STS_DEV_RESOURCE) || tries > 10000)
+		if (!out_of_resources(rc) || tries > 10000)
 			break;
 		lxd_yield(); /* the driver is out of resources: let completions run, retry */
 	}
@@ -267,7 +273,7 @@ static void batch_finish(struct iso_rq_batch *b, bool may_wait)
 	for (unsigned i = 0; i < b->n; i++) {
 		struct iso_rq *r = b->r[i];
 		int r_rc = b->rc < 0 ? b->rc : lxd_rq_res_unpack(b->res[i]);
-		if (may_wait && (r_rc == BLK_STS_RESOURCE || r_rc == BLK_STS_DEV_RESOURCE)) {
+		if (may_wait && out_of_resources(r_rc)) {
 			/* Out of resources: this one again on its own, retried. */
 			uint64_t a[4];
 			void *buf = rq_args(s, &b->desc[i * LXD_RQ_DESC_WORDS], a);
@@ -281,11 +287,9 @@ static void batch_finish(struct iso_rq_batch *b, bool may_wait)
 
 static bool batch_needs_retry(const struct iso_rq_batch *b)
 {
-	for (unsigned i = 0; b->rc >= 0 && i < b->n; i++) {
-		int r = lxd_rq_res_unpack(b->res[i]);
-		if (r == BLK_STS_RESOURCE || r == BLK_STS_DEV_RESOURCE)
+	for (unsigned i = 0; b->rc >= 0 && i < b->n; i++)
+		if (out_of_resources(lxd_rq_res_unpack(b->res[i])))
 			return true;
-	}
 	return false;
 }
 
@@ -398,13 +402,12 @@ static blk_status_t proxy_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_
 	/* Written where it goes: the batch's next row, or for the plain call here. */
 	unsigned long long row[LXD_RQ_DESC_WORDS];
 	rq_desc(r, sector, pack, buf, b ? &b->desc[b->n * LXD_RQ_DESC_WORDS] : row);
+	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	if (b) {
-		atomic_store_explicit(&r->inflight, 1, memory_order_release);
 		lane_hold(b, r, bd->last);
 		return BLK_STS_OK;
 	}
 	rq_work_from(r, row);
-	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	set_get(s); /* dropped when the call is over (w_queue_rq) */
 	if (lxd_iso_run(iso, &r->qw) != 0) {
 		set_put(s); /* not run */

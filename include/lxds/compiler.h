@@ -11,6 +11,11 @@
 #define lxd_likely(x) __builtin_expect(!!(x), 1)
 #define lxd_unlikely(x) __builtin_expect(!!(x), 0)
 
+/* For a hot path split from its rare one: the fast part inline, with no
+ * register saves, the rest out of line. */
+#define LXD_ALWAYS_INLINE inline __attribute__((always_inline))
+#define LXD_NOINLINE __attribute__((noinline))
+
 #define LXD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The sanitizer a build runs under: LXD_ASAN, LXD_TSAN (gcc says so with

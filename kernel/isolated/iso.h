@@ -252,10 +252,19 @@ void __tsan_release(void *addr);
 #endif
 
 /*
- * A submission on @l while its earlier calls are out: fetch the slot their
- * next answer comes in (see lane.c).
+ * A submission on @l: the slot the oldest outstanding call's answer
+ * arrives in is read by the next poll; pulled in now, while the submitter
+ * has other work, the read then hits.  Only with calls already out: a lone
+ * request's answer is being written right after it goes, and fetching the
+ * line then delays the domain's write (fio qd 1: -1.6%).  qd 32 +1.6-2%,
+ * qd 128 +2% (32 alternating pairs, 27 above 1; near and far vCPUs).
+ * Inline: it runs on every request a lane carries.
  */
-void lxd_lane_warm_reply(struct lxd_lane *l);
+static inline void lxd_lane_warm_reply(const struct lxd_lane *l)
+{
+	if (l->ep.st.outstanding)
+		__builtin_prefetch(&l->ch.rx[l->ch.rx_head & l->ch.mask], 0, 3);
+}
 
 /* Free the lane's spare transmit batches (none may be in flight). */
 void lxd_iso_net_lane_fini(struct lxd_lane *l);

@@ -269,20 +269,6 @@ void lxd_iso_lanes_dead(struct lxd_iso *iso)
 
 /* ---- running calls ---- */
 
-/*
- * The slot the oldest outstanding call's answer arrives in is read by the
- * next poll; pulled in now, during a submission, while the fio thread has
- * other work, the read then hits.  Only with calls already out: a lone
- * request's answer is being written right after it goes, and fetching the
- * line then delays the domain's write (fio qd 1: -1.6%).  qd 32 +1.6-2%,
- * qd 128 +2% (32 alternating pairs, 27 above 1; near and far vCPUs).
- */
-void lxd_lane_warm_reply(struct lxd_lane *l)
-{
-	if (l->ep.st.outstanding)
-		__builtin_prefetch(&l->ch.rx[l->ch.rx_head & l->ch.mask], 0, 3);
-}
-
 /* Send what the lane holds back (batched transmits, plugged requests). */
 static void send_held(struct lxd_lane *l)
 {

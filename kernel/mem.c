@@ -79,11 +79,9 @@ static unsigned native_free_run(void *const *p, unsigned n)
 {
 	if (!native.ready || !lxd_arena_contains(&native.a, p[0], 1))
 		return 0;
-	unsigned k = 0, bad = 0;
+	unsigned bad;
 	pthread_mutex_lock(&native.lock);
-	for (; k < n && lxd_arena_contains(&native.a, p[k], 1); k++)
-		if (lxd_arena_free(&native.a, p[k]))
-			bad++;
+	unsigned k = lxd_arena_free_run(&native.a, p, n, &bad, NULL);
 	pthread_mutex_unlock(&native.lock);
 	if (bad)
 		pr_err("lxd_data_free: %u of %u buffers were no live data buffers\n", bad, k);

@@ -86,6 +86,14 @@ void *lxd_arena_alloc(struct lxd_arena *a, size_t len);
  */
 int lxd_arena_free(struct lxd_arena *a, void *p);
 
+/*
+ * Free @p[0..k) for the longest run that lies inside the arena mapping
+ * (lxd_arena_contains); returns k.  Each is freed as by lxd_arena_free;
+ * @bad counts the refused ones, @first_bad (if not NULL) gets the first.
+ * One call for a batch's buffers (a lane's answered transmits).
+ */
+unsigned lxd_arena_free_run(struct lxd_arena *a, void *const *p, unsigned n, unsigned *bad, void **first_bad);
+
 /* True when [@p, @p + @len) lies inside the whole arena mapping. */
 static inline bool lxd_arena_contains(const struct lxd_arena *a, const void *p, size_t len)
 {

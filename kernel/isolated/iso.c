@@ -469,12 +469,10 @@ unsigned lxd_iso_data_free_run(void *const *p, unsigned n)
 		return 0;
 	/* One lock for the run: a batch's buffers come back together (an
 	 * isolated lane's transmit batch, docs/isolation.md). */
-	unsigned k = 0, bad = 0;
+	unsigned bad;
 	void *first_bad = NULL;
 	pthread_mutex_lock(&iso->data_lock);
-	for (; k < n && lxd_arena_contains(&iso->data, p[k], 1); k++)
-		if (lxd_arena_free(&iso->data, p[k]) && !bad++)
-			first_bad = p[k];
+	unsigned k = lxd_arena_free_run(&iso->data, p, n, &bad, &first_bad);
 	long freed = (long)(k - bad);
 	bool done = iso->data_live > freed; /* not the last: drops in this lock round */
 	if (done)

@@ -62,20 +62,28 @@ static struct sk_buff *head_alloc(void)
 	return calloc(1, sizeof(struct sk_buff));
 }
 
-static void head_free(struct sk_buff *skb)
+#if SKB_HEAD_CACHE
+/* First free on a thread: its cache; false when none could be made. */
+static LXD_NOINLINE bool heads_start(void)
+{
+	pthread_once(&heads_once, heads_key_init);
+	struct head_cache *c = calloc(1, sizeof(*c));
+	if (c && pthread_setspecific(heads_key, c) == 0) {
+		heads = c;
+		return true;
+	}
+	free(c);
+	return false;
+}
+#endif
+
+/* Inline: a lane's bulk free runs it for every skb of a batch. */
+static inline void head_free(struct sk_buff *skb)
 {
 #if SKB_HEAD_CACHE
 	struct head_cache *c = heads;
-	if (!c) {
-		pthread_once(&heads_once, heads_key_init);
-		c = calloc(1, sizeof(*c));
-		if (c && pthread_setspecific(heads_key, c) == 0) {
-			heads = c;
-		} else {
-			free(c);
-			c = NULL;
-		}
-	}
+	if (lxd_unlikely(!c) && heads_start())
+		c = heads;
 	if (c && c->n < SKB_HEAD_CACHE) {
 		c->s[c->n++] = skb;
 		return;

@@ -159,7 +159,7 @@ void *lxd_arena_alloc(struct lxd_arena *a, size_t len)
 	return a->base + a->share_off + (size_t)g * GRANULE;
 }
 
-int lxd_arena_free(struct lxd_arena *a, void *p)
+static inline __attribute__((always_inline)) int arena_free_one(struct lxd_arena *a, void *p)
 {
 	uint8_t *q = p;
 	if (!q || q < a->base + a->share_off || q >= a->base + a->share_off + a->share_len)
@@ -196,6 +196,21 @@ int lxd_arena_free(struct lxd_arena *a, void *p)
 bad:
 	a->bad_frees++;
 	return -EINVAL;
+}
+
+int lxd_arena_free(struct lxd_arena *a, void *p)
+{
+	return arena_free_one(a, p);
+}
+
+unsigned lxd_arena_free_run(struct lxd_arena *a, void *const *p, unsigned n, unsigned *bad, void **first_bad)
+{
+	unsigned k = 0, b = 0;
+	for (; k < n && lxd_arena_contains(a, p[k], 1); k++)
+		if (arena_free_one(a, p[k]) && !b++ && first_bad)
+			*first_bad = p[k];
+	*bad = b;
+	return k;
 }
 
 uint64_t lxd_arena_buf_pack(uint64_t off, uint32_t len)

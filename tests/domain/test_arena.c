@@ -100,6 +100,39 @@ static void test_frees_that_must_be_refused(void **state)
 	lxd_arena_fini(&a);
 }
 
+/*
+ * A run freed in one call (a lane's answered batch): it stops at the first
+ * pointer outside the arena mapping, frees the rest of the run like
+ * lxd_arena_free, and counts (not frees) what lxd_arena_free would refuse.
+ */
+static void test_free_run(void **state)
+{
+	(void)state;
+	struct lxd_arena a;
+	assert_int_equal(lxd_arena_init(&a, mem, SIZE, SIZE / 2, SIZE / 2), 0);
+	uint8_t *b[4];
+	for (int i = 0; i < 4; i++)
+		assert_non_null(b[i] = lxd_arena_alloc(&a, 200));
+	int outside;
+	void *run[] = {b[0], b[1] + 1, b[2], b[1] + 1, b[0], mem /* the other share: in the mapping, refused */,
+		       &outside /* past the mapping: ends the run */, b[3]};
+	unsigned bad = 99;
+	void *first_bad = NULL;
+	assert_int_equal(lxd_arena_free_run(&a, run, 8, &bad, &first_bad), 6);
+	assert_int_equal(bad, 4); /* b[1] + 1 twice (misaligned), b[0] again (double), mem */
+	assert_ptr_equal(first_bad, b[1] + 1);
+	assert_int_equal(a.bad_frees, 4);
+	assert_int_equal(lxd_arena_free(&a, b[0]), -EINVAL); /* freed by the run */
+	assert_int_equal(lxd_arena_free(&a, b[2]), -EINVAL);
+	assert_int_equal(lxd_arena_free(&a, b[1]), 0);       /* never in the run */
+	assert_int_equal(lxd_arena_free_run(&a, (void *[]){&outside}, 1, &bad, NULL), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(lxd_arena_free_run(&a, (void *[]){b[3]}, 1, &bad, NULL), 1);
+	assert_int_equal(bad, 0);
+	assert_int_equal(a.in_use, 0);
+	lxd_arena_fini(&a);
+}
+
 static void test_exhaustion_and_reset(void **state)
 {
 	(void)state;
@@ -182,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_init_rejects_bad_geometry),
 		cmocka_unit_test(test_classes_alignment_and_reuse),
 		cmocka_unit_test(test_frees_that_must_be_refused),
+		cmocka_unit_test(test_free_run),
 		cmocka_unit_test(test_exhaustion_and_reset),
 		cmocka_unit_test(test_buffer_words),
 		cmocka_unit_test(test_fixed_mapping),

@@ -150,16 +150,21 @@ static int map_data(struct lxd_iso *iso, struct lxd_lane *l, struct iso_rq *r, v
 static void proxy_complete(struct request *rq);
 
 /* What the domain answered to queue_rq for @r (lxd_dblk_queue_rq's word, or -errno). */
-static void queue_rq_done(struct iso_rq *r, int rc)
+static LXD_ALWAYS_INLINE void queue_rq_done(struct iso_rq *r, int rc)
 {
+	blk_status_t st;
 	if (rc < 0)
-		finish(r, BLK_STS_IOERR); /* the domain is dead or refused the call */
+		st = BLK_STS_IOERR; /* the domain is dead or refused the call */
 	else if (rc & LXD_RQ_ENDED)
-		finish(r, (blk_status_t)LXD_RQ_END_STATUS(rc)); /* ended inside queue_rq */
-	else if (rc & LXD_RQ_COMPLETE)
+		st = (blk_status_t)LXD_RQ_END_STATUS(rc); /* ended inside queue_rq */
+	else if (rc & LXD_RQ_COMPLETE) {
 		proxy_complete(r->rq); /* blk_mq_complete_request inside queue_rq */
-	else if ((rc & 0xff) != BLK_STS_OK)
-		finish(r, (blk_status_t)(rc & 0xff)); /* refused, not ended */
+		return;
+	} else if ((rc & 0xff) != BLK_STS_OK)
+		st = (blk_status_t)(rc & 0xff); /* refused, not ended */
+	else
+		return; /* in flight: the driver ends it later */
+	finish(r, st);
 }
 
 /* queue_rq's answer @rc says the driver was out of resources: the request is to be tried again. */

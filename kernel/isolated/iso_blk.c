@@ -431,7 +431,7 @@ static LXD_NOINLINE blk_status_t proxy_queue_rq_slow(struct iso_blk_set *s, stru
  * bd->last), and the data is one segment inside the domain's arena.  The
  * checks of the general path (alive, the lane, map_data's) with each field
  * read once and no call: proxy_queue_rq without it pushed six registers
- * and made three calls for every request.  The batch's set is @s, so its
+ * and called out (the warm-up, the batch lookup) for every request.  The batch's set is @s, so its
  * lane is @s's domain's (lane_batch adds only to a lane of the set's iso).
  */
 static inline bool lane_queue_rq_fast(struct iso_blk_set *s, struct iso_rq *r, struct request *rq)
@@ -453,8 +453,7 @@ static inline bool lane_queue_rq_fast(struct iso_blk_set *s, struct iso_rq *r, s
 	lxd_lane_warm_reply(l);
 	rq_desc(r, blk_rq_pos(rq), (uint64_t)rq->cmd_flags << 32 | bytes, buf, &b->desc[b->n * LXD_RQ_DESC_WORDS]);
 	atomic_store_explicit(&r->inflight, 1, memory_order_release);
-	lxd_iso_tsan_release(&r->inflight);
-	b->r[b->n++] = r;
+	lane_hold(b, r, false);
 	return true;
 }
 

@@ -374,10 +374,13 @@ static struct iso_rq_batch *lane_batch(struct lxd_lane *l, struct iso_blk_set *s
 	return b;
 }
 
-/* Add @r to @b (its descriptor is in @b's next row already); sent at once
- * when it is the plug's @last. */
-static void lane_hold(struct iso_rq_batch *b, struct iso_rq *r, bool last)
+/* Add @r to @b, its descriptor (@sector, @pack, @buf: rq_desc) in @b's
+ * next row, in flight from here; sent at once when it is the plug's @last. */
+static void lane_hold(struct iso_rq_batch *b, struct iso_rq *r, uint64_t sector, uint64_t pack, void *buf,
+		      bool last)
 {
+	rq_desc(r, sector, pack, buf, &b->desc[b->n * LXD_RQ_DESC_WORDS]);
+	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	lxd_iso_tsan_release(&r->inflight); /* read: finish()'s exchange may reuse it (iso.h) */
 	b->r[b->n++] = r;
 	if (last)
@@ -404,14 +407,13 @@ static LXD_NOINLINE blk_status_t proxy_queue_rq_slow(struct iso_blk_set *s, stru
 		lxd_lane_warm_reply(l);
 		b = lane_batch(l, s, bd->last);
 	}
-	/* Written where it goes: the batch's next row, or for the plain call here. */
-	unsigned long long row[LXD_RQ_DESC_WORDS];
-	rq_desc(r, sector, pack, buf, b ? &b->desc[b->n * LXD_RQ_DESC_WORDS] : row);
-	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	if (b) {
-		lane_hold(b, r, bd->last);
+		lane_hold(b, r, sector, pack, buf, bd->last); /* the descriptor written where it goes */
 		return BLK_STS_OK;
 	}
+	unsigned long long row[LXD_RQ_DESC_WORDS];
+	rq_desc(r, sector, pack, buf, row);
+	atomic_store_explicit(&r->inflight, 1, memory_order_release);
 	rq_work_from(r, row);
 	set_get(s); /* dropped when the call is over (w_queue_rq) */
 	if (lxd_iso_run(iso, &r->qw) != 0) {
@@ -431,8 +433,9 @@ static LXD_NOINLINE blk_status_t proxy_queue_rq_slow(struct iso_blk_set *s, stru
  * bd->last), and the data is one segment inside the domain's arena.  The
  * checks of the general path (alive, the lane, map_data's) with each field
  * read once and no call: proxy_queue_rq without it pushed six registers
- * and called out (the warm-up, the batch lookup) for every request.  The batch's set is @s, so its
- * lane is @s's domain's (lane_batch adds only to a lane of the set's iso).
+ * and called out (the warm-up, the batch lookup) for every request.  The
+ * batch's set is @s, so its lane is @s's domain's (lane_batch adds only to
+ * a lane of the set's iso).
  */
 static inline bool lane_queue_rq_fast(struct iso_blk_set *s, struct iso_rq *r, struct request *rq)
 {
@@ -451,9 +454,7 @@ static inline bool lane_queue_rq_fast(struct iso_blk_set *s, struct iso_rq *r, s
 	r->rq = rq;
 	count(NULL, &l->rq_zero_copy);
 	lxd_lane_warm_reply(l);
-	rq_desc(r, blk_rq_pos(rq), (uint64_t)rq->cmd_flags << 32 | bytes, buf, &b->desc[b->n * LXD_RQ_DESC_WORDS]);
-	atomic_store_explicit(&r->inflight, 1, memory_order_release);
-	lane_hold(b, r, false);
+	lane_hold(b, r, blk_rq_pos(rq), (uint64_t)rq->cmd_flags << 32 | bytes, buf, false);
 	return true;
 }
 

@@ -159,7 +159,7 @@ void *lxd_arena_alloc(struct lxd_arena *a, size_t len)
 	return a->base + a->share_off + (size_t)g * GRANULE;
 }
 
-static inline __attribute__((always_inline)) int arena_free_one(struct lxd_arena *a, void *p)
+static LXD_ALWAYS_INLINE int arena_free_one(struct lxd_arena *a, void *p)
 {
 	uint8_t *q = p;
 	if (!q || q < a->base + a->share_off || q >= a->base + a->share_off + a->share_len)

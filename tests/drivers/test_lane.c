@@ -117,19 +117,21 @@ static void *run_polling(void *arg)
 	return NULL;
 }
 
-static bool run_finished(void *arg)
-{
-	struct run *r = arg;
-	return atomic_load(&r->finished);
-}
-
-/* Run @r on a new polling thread; fail (not hang) if it is not done within 20 s. */
-static void run_on_thread(struct run *r)
+/* Run @fn(@arg) on a new thread and join it; fail (not hang) if it runs past 20 s. */
+static void run_thread_bounded(void *(*fn)(void *), void *arg)
 {
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, run_polling, r), 0);
-	assert_true(wait_until(run_finished, r)); /* a generous bound: turns a hang into a failure */
-	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(pthread_create(&th, NULL, fn, arg), 0);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 20; /* a generous bound: turns a hang into a failure */
+	assert_int_equal(pthread_timedjoin_np(th, NULL, &until), 0);
+}
+
+/* Run @r on a new polling thread. */
+static void run_on_thread(struct run *r)
+{
+	run_thread_bounded(run_polling, r);
 	assert_int_equal(r->begin_rc, 0);
 	assert_int_equal(r->end_rc, 0);
 	assert_int_equal(r->inflight_after, 0);
@@ -227,7 +229,6 @@ struct mix {
 	_Atomic unsigned done, ok, other_thread;
 	pthread_t self;
 	int submit_rc;
-	_Atomic bool finished;
 };
 
 static void mix_end_io(struct lxd_blk_io *io)
@@ -261,22 +262,12 @@ static void *mix_run(void *arg)
 	while (rc == 0 && atomic_load(&x->done) < MIX_N)
 		reap();
 	lxd_poll_end();
-	atomic_store(&x->finished, true);
 	return NULL;
-}
-
-static bool mix_finished(void *arg)
-{
-	struct mix *x = arg;
-	return atomic_load(&x->finished);
 }
 
 static void mix_on_thread(struct mix *x)
 {
-	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, mix_run, x), 0);
-	assert_true(wait_until(mix_finished, x)); /* a bound: a hang becomes a failure */
-	assert_int_equal(pthread_join(th, NULL), 0);
+	run_thread_bounded(mix_run, x);
 	assert_int_equal(x->submit_rc, 0);
 	assert_int_equal(atomic_load(&x->done), MIX_N);
 	assert_int_equal(atomic_load(&x->ok), MIX_N);
@@ -480,12 +471,7 @@ static void test_poll_end_waits_for_lane_calls(void **state)
 	assert_non_null(q);
 	q->disk = load_disk(&m, p, 3);
 	q->buf = lxd_data_alloc(m, 64 * BLK);
-	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, quick_run, q), 0);
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 20; /* a bound: a hang becomes a failure */
-	assert_int_equal(pthread_timedjoin_np(th, NULL, &until), 0);
+	run_thread_bounded(quick_run, q);
 	assert_int_equal(q->submitted, 64);
 	assert_int_equal(q->end_rc, 0);
 	assert_int_equal(q->ended_at_end, 64);

@@ -258,9 +258,13 @@ void __tsan_release(void *addr);
  * request's answer is being written right after it goes, and fetching the
  * line then delays the domain's write (fio qd 1: -1.6%).  qd 32 +1.6-2%,
  * qd 128 +2% (32 alternating pairs, 27 above 1; near and far vCPUs).
- * Inline: it runs on every request a lane carries.
+ * Always inline: it runs on every request a lane carries, and gcc, which
+ * finds a function of one prefetch free of effects, dropped the call of a
+ * plain static inline one -- no prefetch in the binary from session 10's
+ * move here until session 11 (fio qd 32 again +0.7% best, +3% median, 12
+ * alternating pairs).
  */
-static inline void lxd_lane_warm_reply(const struct lxd_lane *l)
+static LXD_ALWAYS_INLINE void lxd_lane_warm_reply(const struct lxd_lane *l)
 {
 	if (l->ep.st.outstanding)
 		__builtin_prefetch(&l->ch.rx[l->ch.rx_head & l->ch.mask], 0, 3);

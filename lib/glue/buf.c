@@ -6,9 +6,11 @@
  * place) or into private memory (a callee's reply, copied out at the end).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lxds/compiler.h"
 #include "lxds/glue.h"
 
 void lxd_glue_writer(struct lxd_glue_buf *b, struct lxd_arena *arena)
@@ -99,11 +101,24 @@ void lxd_glue_get_bytes(struct lxd_glue_buf *b, void *p, size_t len)
 		b->err = -EPROTO;
 		return;
 	}
+	volatile const uint64_t *src = (volatile const uint64_t *)b->w + b->pos;
+	b->pos += (uint32_t)words;
+	/* The words were written on the other core.  Asked for all at once,
+	 * their lines cross together; the copy alone asked for one line per
+	 * few dozen instructions, one transfer after the other: a transmit
+	 * batch's 1 KiB of descriptors was ~10% of the domain's time. */
+	const char *line = (const char *)((uintptr_t)src & ~(uintptr_t)(LXD_CACHE_LINE - 1));
+	for (const char *end = (const char *)(src + words); line < end; line += LXD_CACHE_LINE)
+		__builtin_prefetch(line, 0, 3);
 	unsigned char *d = p;
-	for (size_t i = 0; i < words; i++) {
-		uint64_t v = ((volatile const uint64_t *)b->w)[b->pos++]; /* each word once */
-		size_t k = len - i * 8 < 8 ? len - i * 8 : 8;
-		memcpy(d + i * 8, &v, k);
+	size_t full = len / 8;
+	for (size_t i = 0; i < full; i++) {
+		uint64_t v = src[i]; /* each word once */
+		memcpy(d + i * 8, &v, 8);
+	}
+	if (full < words) {
+		uint64_t v = src[full];
+		memcpy(d + full * 8, &v, len - full * 8);
 	}
 }
 

@@ -19,7 +19,9 @@ lxds=${1:-build/tools/lxds/lxds}
 pairs=${2:-8}
 packets=${3:-3000000}
 [ -x "$lxds" ] || { echo "busy-neighbour.sh: $lxds is not an executable (build first: meson setup build && ninja -C build)" >&2; exit 1; }
-case $pairs$packets in *[!0-9]*) echo "busy-neighbour.sh: PAIRS and PACKETS are numbers" >&2; exit 2;; esac
+case "$pairs,$packets" in
+  *[!0-9,]* | ,* | *, | 0,* | *,0) echo "busy-neighbour.sh: PAIRS and PACKETS are numbers of at least 1" >&2; exit 2;;
+esac
 [ "$(nproc)" -ge 2 ] || { echo "busy-neighbour.sh: needs two CPUs" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "busy-neighbour.sh: taskset is missing (apt-get install util-linux)" >&2; exit 1; }
 

@@ -29,8 +29,11 @@ busy=
 trap '[ -n "$busy" ] && kill "$busy" 2>/dev/null; true' EXIT
 
 native_pps() {
-  "$lxds" bench net --cases native --rounds 1 --packets "$packets" --json --quiet |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["native_pps"])'
+  local out
+  out=$("$lxds" bench net --cases native --rounds 1 --packets "$packets" --json --quiet) ||
+    { echo "busy-neighbour.sh: $lxds bench net failed" >&2; exit 1; }
+  python3 -c 'import json, sys; print(json.loads(sys.argv[1])["native_pps"])' "$out" 2>/dev/null ||
+    { echo "busy-neighbour.sh: $lxds bench net printed no native_pps" >&2; exit 1; }
 }
 
 ratios=()

@@ -25,4 +25,10 @@ grep -q "PAIRS and PACKETS are numbers" "$tmp/log" || { cat "$tmp/log"; fail "no
 "$script" "$tmp/no-such-lxds" 1 > "$tmp/log" 2>&1
 [ $? -eq 1 ] || fail "a missing binary not refused with exit 1"
 grep -q "is not an executable" "$tmp/log" || { cat "$tmp/log"; fail "no message for a missing binary"; }
+printf '#!/bin/sh\nexit 3\n' > "$tmp/broken-lxds"
+chmod +x "$tmp/broken-lxds"
+"$script" "$tmp/broken-lxds" 1 > "$tmp/log" 2>&1
+[ $? -eq 1 ] || fail "a failing bench not reported with exit 1"
+grep -q "bench net failed" "$tmp/log" || { cat "$tmp/log"; fail "no message for a failing bench"; }
+grep -q Traceback "$tmp/log" && fail "a traceback instead of a message"
 echo "ok"

@@ -58,8 +58,8 @@ static const struct net_case cases[] = {
  * headline ratio (ratio_best) comes from runs right beside native in both
  * orders.  With native, sync, async, batch, the ~1 s of the slow cases
  * separated batch from native in every round and the batch ratios of one
- * run spread 0.57-1.38 (session 12); beside each other, 0.87-0.99 in most
- * rounds.
+ * run spread 0.57-1.38 (session 12); beside each other, 0.84-0.89 or
+ * 0.92-0.96 in a steady phase.
  */
 static const size_t run_order[NCASES] = {0, 3, 2, 1};
 

@@ -102,8 +102,24 @@ static void net_json(void **state)
 	assert_rounds(r.out, "ratio_async_rounds", "ratio_async", 2);
 	assert_rounds(r.out, "ratio_batch_rounds", "ratio_batch", 2);
 	assert_rounds(r.out, "ratio_best_rounds", "ratio_best", 2);
+	/* Native with the domain's CPU kept busy: measured (two CPUs here), with its ratio to native
+	 * and the best isolated case's ratio to it, each from the same rounds as its spread. */
+	assert_key(r.out, "native_busy_pps", true);
+	assert_rounds(r.out, "ratio_busy_rounds", "ratio_busy", 2);
+	assert_rounds(r.out, "ratio_best_vs_busy_rounds", "ratio_best_vs_busy", 2);
 	bool null;
 	double v;
+	/* ratio_best is the best isolated case's, never native busy's. */
+	double best, rs[3];
+	const char *iso_keys[3] = {"ratio_sync", "ratio_async", "ratio_batch"};
+	assert_true(json_get(r.out, "ratio_best", &null, &best) && !null);
+	bool is_one = false;
+	for (int i = 0; i < 3; i++) {
+		assert_true(json_get(r.out, iso_keys[i], &null, &rs[i]));
+		assert_true(null || rs[i] <= best);
+		is_one |= !null && rs[i] == best;
+	}
+	assert_true(is_one);
 	assert_true(json_get(r.out, "size", &null, &v) && v == 64);
 	/* Batching at work: more than one skb a message, at most a batch's 64. */
 	assert_key(r.out, "isolated_batch_skbs_per_msg", false);
@@ -126,6 +142,17 @@ static void net_json(void **state)
 	assert_true(json_get(r.out, "isolated_batch_pps", &null, &v) && null);
 	assert_true(json_get(r.out, "ratio_best", &null, &v) && null);
 	assert_rounds(r.out, "ratio_best_rounds", "ratio_best", 0); /* nothing to compare: empty */
+	assert_true(json_get(r.out, "native_busy_pps", &null, &v) && null);
+	assert_rounds(r.out, "ratio_best_vs_busy_rounds", "ratio_best_vs_busy", 0);
+	run_free(&r);
+	/* The busy case needs a CPU other than the kernel's: n/a with a message, the rest still measured. */
+	lxds_run(&r, "bench", "net", "--json", "--quiet", "--rounds", "1", "--packets", "1000", "--cases",
+		 "native,busy", "--cpus", "0,0", (char *)NULL);
+	assert_int_equal(r.status, 0);
+	assert_key(r.out, "native_pps", true);
+	assert_true(json_get(r.out, "native_busy_pps", &null, &v) && null);
+	assert_true(json_get(r.out, "ratio_busy", &null, &v) && null);
+	assert_non_null(strstr(r.err, "needs a second CPU"));
 	run_free(&r);
 }
 

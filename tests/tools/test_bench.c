@@ -214,6 +214,28 @@ static void blk_json(void **state)
 	assert_rounds(r.out, "ratio_qd1_rounds", "ratio_qd1", 1);
 	/* Every fio run was told the clock asked for (both modes alike). */
 	assert_non_null(strstr(r.out, "\"fio_clocksource\": \"clock_gettime\""));
+	/* Native busy, for the plain cases only; its two ratios come from the same runs as
+	 * ratio_qd32: isolated / busy = (isolated / native) / (busy / native). */
+	assert_key(r.out, "native_busy_iops_qd32", true);
+	assert_key(r.out, "native_busy_iops_qd1", true);
+	assert_rounds(r.out, "ratio_busy_qd32_rounds", "ratio_busy_qd32", 1);
+	assert_rounds(r.out, "ratio_vs_busy_qd32_rounds", "ratio_vs_busy_qd32", 1);
+	assert_null(strstr(r.out, "native_busy_iops_qd32_batch"));
+	bool null;
+	double iso, busy, vs;
+	assert_true(json_get(r.out, "ratio_qd32", &null, &iso) && !null);
+	assert_true(json_get(r.out, "ratio_busy_qd32", &null, &busy) && !null);
+	assert_true(json_get(r.out, "ratio_vs_busy_qd32", &null, &vs) && !null);
+	assert_true(fabs(vs - iso / busy) <= 1e-4 * vs);
+	run_free(&r);
+	/* No second CPU for the busy runs: n/a with a message, the rest measured. */
+	lxds_run(&r, "bench", "blk", "--json", "--quiet", "--rounds", "1", "--runtime", "1", "--qd", "1", "--batch",
+		 "0", "--cpus", "0,0", "--clocksource", "clock_gettime", "--engine", engine, (char *)NULL);
+	assert_int_equal(r.status, 0);
+	assert_key(r.out, "native_iops_qd1", true);
+	assert_true(json_get(r.out, "native_busy_iops_qd1", &null, &busy) && null);
+	assert_true(json_get(r.out, "ratio_vs_busy_qd1", &null, &vs) && null);
+	assert_non_null(strstr(r.err, "needs a second CPU"));
 	run_free(&r);
 }
 

@@ -3,6 +3,8 @@
 #ifndef LXDS_TOOL_BENCH_H
 #define LXDS_TOOL_BENCH_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,6 +42,17 @@ void json_str(FILE *f, const char *key, const char *v);
 /* "key": [v0, v1, ...], null for a value that is not finite. */
 void json_nums(FILE *f, const char *key, const double *v, size_t n);
 void json_end(FILE *f);
+
+/* A thread keeping @cpu awake, polling with pause as an idle domain does (bench_busy.c). */
+struct bench_busy {
+	pthread_t t;
+	int cpu;
+	int err; /* pinning failed: -errno */
+	atomic_bool started, stop;
+};
+/* Start it; it runs on @cpu once this returns 0.  -errno when it cannot run there. */
+int bench_busy_start(struct bench_busy *s, int cpu);
+void bench_busy_stop(struct bench_busy *s);
 
 /* Benches. */
 int lxd_bench_fipc(int argc, char **argv);

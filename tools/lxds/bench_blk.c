@@ -8,7 +8,10 @@
  * with the same options, module parameters and buffer path in both modes;
  * only lxds_mode differs.  A round runs every queue depth native then
  * isolated (the order flips every other round); a ratio is taken inside a
- * round and the medians over rounds are reported.
+ * round and the medians over rounds are reported.  Each plain case also
+ * runs "native busy": native while a thread keeps the domain's CPU awake
+ * (bench_busy.c), after isolated (before it on odd rounds), so that
+ * isolated stays beside native; its ratios are reported beside the others.
  *
  * Batched cases: fio's iodepth_batch_submit and iodepth_batch_complete_min
  * set to --batch (default 16) at each queue depth of at least twice that,
@@ -333,44 +336,69 @@ int lxd_bench_blk(int argc, char **argv)
 			cases[ncase++] = (struct blk_case){o.qd[q], (unsigned)o.batch};
 
 	/* + a median's scratch: the per-round ratios stay in round order for --json. */
-	double *mem = calloc(3 * (size_t)MAX_CASES * bo.rounds + bo.rounds, sizeof(double));
+	/* Runs: 0 native, 1 isolated, 2 native busy.  Ratios: 0 isolated / native, 1 native busy /
+	 * native, 2 isolated / native busy.  + a median's scratch: the per-round ratios stay in round
+	 * order for --json. */
+	enum { NATIVE, ISOLATED, BUSY, NRUNS };
+	static const char *const run_name[NRUNS] = {"native", "isolated", "native busy"};
+	double *mem = calloc(6 * (size_t)MAX_CASES * bo.rounds + bo.rounds, sizeof(double));
 	if (!mem)
 		return 1;
-	double *v[2][MAX_CASES], *ratio[MAX_CASES];
-	unsigned got[2][MAX_CASES] = {{0}}, nratio[MAX_CASES] = {0};
-	for (unsigned q = 0; q < ncase; q++) {
-		v[0][q] = mem + (size_t)(3 * q) * bo.rounds;
-		v[1][q] = v[0][q] + bo.rounds;
-		ratio[q] = v[1][q] + bo.rounds;
-	}
+	double *v[NRUNS][MAX_CASES], *ratio[NRUNS][MAX_CASES];
+	unsigned got[NRUNS][MAX_CASES] = {{0}}, nratio[NRUNS][MAX_CASES] = {{0}};
+	for (unsigned q = 0; q < ncase; q++)
+		for (int k = 0; k < NRUNS; k++) {
+			v[k][q] = mem + (size_t)(6 * q + 2 * k) * bo.rounds;
+			ratio[k][q] = v[k][q] + bo.rounds;
+		}
+	/* The busy runs need a CPU other than the job's: n/a otherwise, or once it cannot be kept busy. */
+	bool busy_ok = bo.cpu[1] != bo.cpu[0];
+	if (!busy_ok)
+		fprintf(stderr, "lxds bench blk: native busy needs a second CPU (--cpus A,B with A != B); n/a\n");
 	for (unsigned r = 0; r < bo.rounds; r++) {
 		for (unsigned q = 0; q < ncase; q++) {
-			double x[2] = {NAN, NAN};
-			for (int k0 = 0; k0 < 2; k0++) {
-				int k = r % 2 ? 1 - k0 : k0; /* native first on even rounds, isolated first on odd */
-				if (!avail[k])
+			double x[NRUNS] = {NAN, NAN, NAN};
+			for (int k0 = 0; k0 < NRUNS; k0++) {
+				/* native, isolated, busy on even rounds; busy, isolated, native on odd ones */
+				int k = r % 2 ? NRUNS - 1 - k0 : k0;
+				if (k == BUSY ? !busy_ok || cases[q].batch > 1 || !avail[0] : !avail[k])
 					continue;
 				if (!bo.quiet)
 					fprintf(stderr, "bench blk: round %u/%u qd %u batch %u %s (%lu s)\n", r + 1,
-						bo.rounds, cases[q].qd, cases[q].batch, k ? "isolated" : "native",
-						o.runtime);
-				if (run_fio(&o, &bo, modes[k], &cases[q], &x[k])) {
+						bo.rounds, cases[q].qd, cases[q].batch, run_name[k], o.runtime);
+				struct bench_busy busy;
+				if (k == BUSY) {
+					int err = bench_busy_start(&busy, bo.cpu[1]);
+					if (err) {
+						fprintf(stderr, "lxds bench blk: cannot keep CPU %d busy (%s); native busy is n/a\n",
+							bo.cpu[1], strerror(-err));
+						busy_ok = false;
+						continue;
+					}
+				}
+				int err = run_fio(&o, &bo, k == ISOLATED ? LXD_MODULE_ISOLATED : LXD_MODULE_NATIVE,
+						  &cases[q], &x[k]);
+				if (k == BUSY)
+					bench_busy_stop(&busy);
+				if (err) {
 					free(mem);
 					return 1;
 				}
 				v[k][q][got[k][q]++] = x[k];
 			}
-			if (isfinite(x[0]) && isfinite(x[1]) && x[0] > 0)
-				ratio[q][nratio[q]++] = x[1] / x[0];
+			static const int num[NRUNS] = {ISOLATED, BUSY, ISOLATED}, den[NRUNS] = {NATIVE, NATIVE, BUSY};
+			for (int k = 0; k < NRUNS; k++)
+				if (isfinite(x[num[k]]) && isfinite(x[den[k]]) && x[den[k]] > 0)
+					ratio[k][q][nratio[k][q]++] = x[num[k]] / x[den[k]];
 		}
 	}
 
-	double med[2][MAX_CASES], rmed[MAX_CASES], *scratch = mem + 3 * (size_t)MAX_CASES * bo.rounds;
-	for (unsigned q = 0; q < ncase; q++) {
-		for (int k = 0; k < 2; k++)
+	double med[NRUNS][MAX_CASES], rmed[NRUNS][MAX_CASES], *scratch = mem + 6 * (size_t)MAX_CASES * bo.rounds;
+	for (unsigned q = 0; q < ncase; q++)
+		for (int k = 0; k < NRUNS; k++) {
 			med[k][q] = got[k][q] ? stats_median(v[k][q], got[k][q]) : NAN;
-		rmed[q] = nratio[q] ? stats_median_of(ratio[q], nratio[q], scratch) : NAN;
-	}
+			rmed[k][q] = nratio[k][q] ? stats_median_of(ratio[k][q], nratio[k][q], scratch) : NAN;
+		}
 	if (bo.json) {
 		char params[512], key[64], sfx[32];
 		bench_drv_params(&o.drv, params, sizeof(params));
@@ -389,13 +417,25 @@ int lxd_bench_blk(int argc, char **argv)
 			else
 				snprintf(sfx, sizeof(sfx), "qd%u", cases[q].qd);
 			snprintf(key, sizeof(key), "native_iops_%s", sfx);
-			json_num(stdout, key, med[0][q]);
+			json_num(stdout, key, med[NATIVE][q]);
 			snprintf(key, sizeof(key), "isolated_iops_%s", sfx);
-			json_num(stdout, key, med[1][q]);
+			json_num(stdout, key, med[ISOLATED][q]);
 			snprintf(key, sizeof(key), "ratio_%s", sfx);
-			json_num(stdout, key, rmed[q]);
+			json_num(stdout, key, rmed[0][q]);
 			snprintf(key, sizeof(key), "ratio_%s_rounds", sfx); /* the spread: one a round, in order */
-			json_nums(stdout, key, ratio[q], nratio[q]);
+			json_nums(stdout, key, ratio[0][q], nratio[0][q]);
+			if (cases[q].batch > 1)
+				continue;
+			snprintf(key, sizeof(key), "native_busy_iops_%s", sfx);
+			json_num(stdout, key, med[BUSY][q]);
+			snprintf(key, sizeof(key), "ratio_busy_%s", sfx); /* native busy / native */
+			json_num(stdout, key, rmed[1][q]);
+			snprintf(key, sizeof(key), "ratio_busy_%s_rounds", sfx);
+			json_nums(stdout, key, ratio[1][q], nratio[1][q]);
+			snprintf(key, sizeof(key), "ratio_vs_busy_%s", sfx); /* isolated / native busy */
+			json_num(stdout, key, rmed[2][q]);
+			snprintf(key, sizeof(key), "ratio_vs_busy_%s_rounds", sfx);
+			json_nums(stdout, key, ratio[2][q], nratio[2][q]);
 		}
 		json_num(stdout, "target_ratio", TARGET_RATIO);
 		json_num(stdout, "atc19_ratio", ATC19_RATIO);
@@ -405,19 +445,27 @@ int lxd_bench_blk(int argc, char **argv)
 	}
 	printf("%s under fio, %lu-byte random reads, %u rounds of %lu s per case (medians), fio clock %s\n\n",
 	       o.drv.driver, o.bs, bo.rounds, o.runtime, o.clocksource);
-	printf("%-6s %6s %14s %14s %10s %14s\n", "qd", "batch", "native", "isolated", "ratio", "rounds range");
+	printf("%-6s %6s %14s %14s %10s %14s %14s %8s\n", "qd", "batch", "native", "isolated", "ratio",
+	       "rounds range", "native busy", "iso/busy");
 	for (unsigned q = 0; q < ncase; q++) {
-		char a[32], b[32], c[32], rg[32];
-		if (isfinite(rmed[q]))
-			snprintf(c, sizeof(c), "%.2f", rmed[q]);
+		char a[32], b[32], c[32], rg[32], d[32], e[32];
+		if (isfinite(rmed[0][q]))
+			snprintf(c, sizeof(c), "%.2f", rmed[0][q]);
 		else
 			snprintf(c, sizeof(c), "n/a");
-		printf("%-6u %6u %14s %14s %10s %14s\n", cases[q].qd, cases[q].batch,
-		       bench_fmt(a, sizeof(a), med[0][q], "IOPS"), bench_fmt(b, sizeof(b), med[1][q], "IOPS"), c,
-		       bench_fmt_range(rg, sizeof(rg), ratio[q], nratio[q]));
+		if (isfinite(rmed[2][q]))
+			snprintf(e, sizeof(e), "%.2f", rmed[2][q]);
+		else
+			snprintf(e, sizeof(e), cases[q].batch > 1 ? "-" : "n/a");
+		printf("%-6u %6u %14s %14s %10s %14s %14s %8s\n", cases[q].qd, cases[q].batch,
+		       bench_fmt(a, sizeof(a), med[NATIVE][q], "IOPS"), bench_fmt(b, sizeof(b), med[ISOLATED][q], "IOPS"),
+		       c, bench_fmt_range(rg, sizeof(rg), ratio[0][q], nratio[0][q]),
+		       cases[q].batch > 1 ? "-" : bench_fmt(d, sizeof(d), med[BUSY][q], "IOPS"), e);
 	}
 	free(mem);
 	printf("\ntarget: isolated >= %.2f of native at qd 32; LXDs (ATC'19): about %.2f\n", TARGET_RATIO,
 	       ATC19_RATIO);
+	printf("native busy: native while CPU %d is kept awake, as an isolated driver's domain keeps it\n",
+	       bo.cpu[1]);
 	return 0;
 }

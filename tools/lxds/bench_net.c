@@ -9,7 +9,7 @@
  * sync (one transmit in flight), isolated async (many in flight through the
  * async runtime), isolated batch (several transmits per message), and
  * native again with a thread busy on the domain's CPU ("native busy": the
- * host's share of the gap, see busy_neighbour below).  Each round runs
+ * host's share of the gap, see bench_busy.c).  Each round runs
  * every case once, loading the driver afresh, in an order that alternates
  * from round to round; a case's ratio is taken against the native run of
  * the same round and the medians over rounds are reported.
@@ -21,8 +21,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,56 +67,7 @@ static const struct net_case cases[] = {
  */
 static const size_t run_order[NCASES] = {0, 3, 4, 2, 1};
 
-/*
- * The busy neighbour.  An isolated run keeps the domain's CPU awake (the
- * domain polls its channels); a native run leaves that CPU halted.  On
- * this VM the kernel's CPU alone runs ~13% slower while the other vCPU is
- * awake (scripts/busy-neighbour.sh, docs/evaluation.md, session 12): a
- * cost of the host, not of isolation, that native never pays.  "native
- * busy" measures it in the same run: native, while a thread pinned to the
- * domain's CPU polls a line with pause, as the domain's idle loop does.
- * ratio_busy is its rate against plain native; ratio_best_vs_busy the best
- * isolated case against it.  ratio_best stays against plain native.
- */
-struct spinner {
-	pthread_t t;
-	int cpu;
-	atomic_bool stop;
-	int err; /* pinning failed: -errno */
-	atomic_bool started;
-};
-
-static void *spin(void *p)
-{
-	struct spinner *s = p;
-	s->err = lxd_pin_self(s->cpu);
-	atomic_store(&s->started, true);
-	while (!s->err && !atomic_load_explicit(&s->stop, memory_order_relaxed))
-		__builtin_ia32_pause();
-	return NULL;
-}
-
-/* Start the spinner on @cpu, running once this returns 0; -errno if it cannot run there. */
-static int spinner_start(struct spinner *s, int cpu)
-{
-	*s = (struct spinner){.cpu = cpu};
-	int err = pthread_create(&s->t, NULL, spin, s);
-	if (err)
-		return -err;
-	while (!atomic_load(&s->started))
-		__builtin_ia32_pause();
-	if (s->err) {
-		pthread_join(s->t, NULL);
-		return s->err;
-	}
-	return 0;
-}
-
-static void spinner_stop(struct spinner *s)
-{
-	atomic_store(&s->stop, true);
-	pthread_join(s->t, NULL);
-}
+/* "native busy": native while the domain's CPU is kept awake (bench_busy.c). */
 
 struct net_opts {
 	struct bench_drv drv;
@@ -207,13 +156,13 @@ static int send_packets(struct lxd_module *m, struct net_device *dev, enum xmit 
 static int run_case(const struct net_opts *o, const struct net_case *c, double *pps, double *per_msg)
 {
 	*per_msg = NAN;
-	struct spinner sp;
+	struct bench_busy sp;
 	if (c->busy_neighbour) {
 		if (o->busy_cpu < 0) {
 			fprintf(stderr, "lxds bench net: %s needs a second CPU (--cpus A,B with A != B); n/a\n", c->name);
 			return -EOPNOTSUPP;
 		}
-		int err = spinner_start(&sp, o->busy_cpu);
+		int err = bench_busy_start(&sp, o->busy_cpu);
 		if (err) {
 			fprintf(stderr, "lxds bench net: %s: cannot keep CPU %d busy (%s); n/a\n", c->name, o->busy_cpu,
 				strerror(-err));
@@ -259,7 +208,7 @@ out:
 	lxd_module_unload(m);
 stop:
 	if (c->busy_neighbour)
-		spinner_stop(&sp);
+		bench_busy_stop(&sp);
 	return err;
 }
 
@@ -364,7 +313,7 @@ int lxd_bench_net(int argc, char **argv)
 			best_case = c;
 		}
 	}
-	/* The best isolated case against native with the domain's CPU kept busy (see busy_neighbour). */
+	/* The best isolated case against native with the domain's CPU kept busy (bench_busy.c). */
 	double best_vs_busy = nvsbusy[best_case] ? stats_median_of(vsbusy[best_case], nvsbusy[best_case], scratch) : NAN;
 	if (bo.json) {
 		char params[512];

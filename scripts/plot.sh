@@ -19,7 +19,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # One row per group: label (with the native figure), lxds ratio, LXDs ratio,
-# and the lxds ratio as text ("n/a" where it is missing).
+# the lxds ratio as text ("n/a" where it is missing), and lxds against
+# native with the domain's CPU kept busy ("native busy", since session 13;
+# "?" where the JSON has none: batched cases, older files).
 python3 - "$net" "$blk" > "$tmp/data" <<'PY'
 import json, sys
 def load(path, bench):
@@ -38,7 +40,8 @@ def si(v, unit):
     if v is None: return "n/a"
     return f"{v/1e6:.2f}M {unit}" if v >= 1e6 else f"{v/1e3:.0f}K {unit}"
 print(f'"dummy {net["size"]:.0f}B\\nnative {si(net.get("native_pps"), "pps")}" '
-      f'{num(net.get("ratio_best"))} {num(net.get("atc19_ratio"))} {txt(net.get("ratio_best"))}')
+      f'{num(net.get("ratio_best"))} {num(net.get("atc19_ratio"))} {txt(net.get("ratio_best"))} '
+      f'{num(net.get("ratio_best_vs_busy"))}')
 # Cases "qd32" and batched ones "qd32_batch16" (fio's iodepth_batch_*), plain first.
 def case_key(c):
     q, _, b = c.partition("_batch")
@@ -50,7 +53,8 @@ for c in cases:
     q, _, b = c.partition("_batch")
     label = f"qd {q}" + (f" batch {b}" if b else "")
     print(f'"null\\\\_blk {label}\\nnative {si(blk.get(f"native_iops_qd{c}"), "IOPS")}" '
-          f'{num(blk.get(f"ratio_qd{c}"))} {num(blk.get("atc19_ratio"))} {txt(blk.get(f"ratio_qd{c}"))}')
+          f'{num(blk.get(f"ratio_qd{c}"))} {num(blk.get("atc19_ratio"))} {txt(blk.get(f"ratio_qd{c}"))} '
+          f'{num(blk.get(f"ratio_vs_busy_qd{c}"))}')
 PY
 
 # gnuplot warns about a column with no number at all (lxds cases all n/a): expected.
@@ -71,9 +75,11 @@ set key top right
 set bmargin 4
 set arrow from graph 0, first 0.95 to graph 1, first 0.95 nohead dashtype 2 lc rgb "#444444"
 set label "target 0.95" at graph 0.01, first 0.985 tc rgb "#444444"
-plot "$tmp/data" using 2:xtic(1) title "lxds (this machine)" lc rgb "#2e7d32", \
+plot "$tmp/data" using 2:xtic(1) title "lxds / native (this machine)" lc rgb "#2e7d32", \
+     "" using 5 title "lxds / native with CPU 1 kept busy" lc rgb "#81c784", \
      "" using 3 title "LXDs, ATC'19 (its hardware)" lc rgb "#9e9e9e", \
-     "" using (\$0 - 0.17):(0.05):4 with labels notitle, \
-     "" using (\$0 + 0.17):(0.05):(sprintf("%.2f", \$3)) with labels notitle
+     "" using (\$0 - 0.25):(0.05):4 with labels notitle, \
+     "" using (\$0):(\$5 == \$5 ? 0.05 : 1/0):(sprintf("%.2f", \$5)) with labels notitle, \
+     "" using (\$0 + 0.25):(0.05):(sprintf("%.2f", \$3)) with labels notitle
 GP
 echo "plot.sh: wrote $out" >&2

@@ -11,7 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$lxds" bench net --json --quiet --rounds 2 --packets 20000 --cases native,batch > "$tmp/net.json" ||
+"$lxds" bench net --json --quiet --rounds 2 --packets 20000 --cases native,batch,busy > "$tmp/net.json" ||
   fail "bench net --json"
 grep -q '"ratio_best_rounds": \[' "$tmp/net.json" || fail "no ratio_best_rounds in bench net --json"
 blk=$root/docs/eval/blk.json
@@ -23,6 +23,11 @@ for label in "dummy 64B" "qd 1" "qd 32" "qd 128" "qd 32 batch 16"; do
   grep -q "$label" "$tmp/out.svg" || fail "no bar labelled '$label'"
 done
 grep -q "_rounds" "$tmp/out.svg" && fail "a _rounds array was drawn as a case"
+# lxds against native busy: its legend, and dummy's bar labelled with the JSON's ratio.
+grep -q "kept busy" "$tmp/out.svg" || fail "no bar series for lxds against native busy"
+vs=$(python3 -c 'import json, sys; v = json.load(open(sys.argv[1]))["ratio_best_vs_busy"]; print("%.2f" % v if v else "")' "$tmp/net.json")
+[ -n "$vs" ] || fail "bench net --json gave no ratio_best_vs_busy"
+grep -q ">$vs<" "$tmp/out.svg" || fail "no label $vs (ratio_best_vs_busy) in the plot"
 
 # Swapped inputs and a file that is no JSON: a clear message, exit 1.
 "$root/scripts/plot.sh" "$blk" "$tmp/net.json" "$tmp/bad.svg" > "$tmp/log" 2>&1 && fail "swapped inputs accepted"

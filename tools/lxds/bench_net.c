@@ -67,8 +67,6 @@ static const struct net_case cases[] = {
  */
 static const size_t run_order[NCASES] = {0, 3, 4, 2, 1};
 
-/* "native busy": native while the domain's CPU is kept awake (bench_busy.c). */
-
 struct net_opts {
 	struct bench_drv drv;
 	unsigned long size, packets;

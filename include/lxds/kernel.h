@@ -118,12 +118,18 @@ int lxd_module_kill(struct lxd_module *m);
  *   A polling thread must keep polling while it has calls in flight: the
  *   domain's hang deadline counts from its last answer taken.
  * lxd_poll_inflight: calls started on this thread's lane, not finished.
- * lxd_poll_end: send what is pending, wait for every call in flight, take
- *   the lane down.  0.  Also run when a polling thread exits.
+ * lxd_poll_drain: send what is pending and wait for every call in flight,
+ *   keeping the lane for the thread's next calls (setting one up is a call
+ *   through the dispatcher and a new channel, runtime and glue: a generator
+ *   that runs again drains between runs instead of ending).  0, or -EINVAL
+ *   when the thread does not poll.
+ * lxd_poll_end: lxd_poll_drain, then take the lane down.  0.  Also run
+ *   when a polling thread exits.
  */
 int lxd_poll_begin(void);
 int lxd_poll(int64_t wait_ns);
 unsigned lxd_poll_inflight(void);
+int lxd_poll_drain(void);
 int lxd_poll_end(void);
 
 /* What crossed to an isolated module's domain, for tests and benchmarks. */
@@ -132,6 +138,7 @@ struct lxd_iso_stats {
 	uint64_t rq_bounced;    /* requests copied through an arena buffer */
 	uint64_t xmit_msgs;     /* transmit messages (one skb, or a batch) */
 	uint64_t xmit_skbs;     /* skbs they carried */
+	uint64_t lanes_opened;  /* lanes set up to the domain: one per thread per lxd_poll_begin..end */
 };
 
 /* Copy @m's counters into @st.  0, or -EINVAL for a native module. */

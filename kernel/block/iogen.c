@@ -218,15 +218,14 @@ int lxd_iogen(struct gendisk *disk, const struct lxd_iogen_opts *o, struct lxd_i
 		pthread_cond_init(&g.cond, NULL);
 		/* The generator reaps its own completions (docs/isolation.md, lanes):
 		 * an isolated driver's requests skip the dispatcher hand-off. */
-		bool polling = lxd_poll_begin() == 0;
+		enum lxd_gen_poll gp = lxd_gen_poll_begin();
 		uint64_t t0 = (uint64_t)ktime_get();
 		run_phase(&g, slots, o->ios);
 		if (o->rw == LXD_IOGEN_VERIFY) {
 			g.reading = true;
 			run_phase(&g, slots, o->ios);
 		}
-		if (polling)
-			lxd_poll_end();
+		lxd_gen_poll_end(gp);
 		r->ns = (uint64_t)ktime_get() - t0;
 		pthread_mutex_destroy(&g.lock);
 		pthread_cond_destroy(&g.cond);

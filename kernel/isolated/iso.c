@@ -814,6 +814,7 @@ void lxd_iso_get_stats(struct lxd_iso *iso, struct lxd_iso_stats *st)
 	pthread_mutex_unlock(&iso->lane_lock);
 	st->xmit_msgs = atomic_load_explicit(&iso->xmit_msgs, memory_order_relaxed);
 	st->xmit_skbs = atomic_load_explicit(&iso->xmit_skbs, memory_order_relaxed);
+	st->lanes_opened = atomic_load_explicit(&iso->lanes_opened, memory_order_relaxed);
 }
 
 void lxd_iso_watch(struct lxd_iso *iso, bool begin)

@@ -83,7 +83,7 @@ struct lxd_iso {
 	pthread_mutex_t obj_lock;
 	struct iso_blk_set *sets;
 	_Atomic int xmit_mode;    /* enum lxd_xmit_mode */
-	_Atomic uint64_t rq_zero_copy, rq_bounced, xmit_msgs, xmit_skbs; /* lxd_iso_stats */
+	_Atomic uint64_t rq_zero_copy, rq_bounced, xmit_msgs, xmit_skbs, lanes_opened; /* lxd_iso_stats */
 	_Atomic unsigned xmit_queued; /* async transmits queued, not yet answered */
 	_Atomic bool module_live; /* init succeeded, exit not run (read by polling threads) */
 	bool orphaned;            /* unloaded while data buffers live: destroy on the last free */

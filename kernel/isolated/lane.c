@@ -186,6 +186,7 @@ static struct lxd_lane *lane_up(struct lxd_iso *iso)
 	l->next = iso->lanes;
 	iso->lanes = l;
 	pthread_mutex_unlock(&iso->lane_lock);
+	atomic_fetch_add_explicit(&iso->lanes_opened, 1, memory_order_relaxed);
 	if (!iso_alive(iso))
 		lxd_chan_mark_dead(&l->ch); /* died meanwhile: lxd_iso_lanes_dead may have missed us */
 	return l;
@@ -277,13 +278,19 @@ static void send_held(struct lxd_lane *l)
 }
 
 /* Send what is held, wait for every call started on the lane (answered, or
- * failed once the domain died), take the lane down. */
-static void drain_and_down(struct lxd_lane *l)
+ * failed once the domain died). */
+static void drain(struct lxd_lane *l)
 {
 	send_held(l);
 	while (l->f.pending || l->ep.st.outstanding)
 		lxd_poll(10 * 1000 * 1000);
 	lane_watch(l, false);
+}
+
+/* Drain, then take the lane down. */
+static void drain_and_down(struct lxd_lane *l)
+{
+	drain(l);
 	lane_down(l);
 }
 
@@ -404,6 +411,16 @@ unsigned lxd_poll_inflight(void)
 {
 	struct lxd_lane *l = lxd__lane_tl.lane;
 	return l ? l->f.pending + l->ep.st.outstanding : 0; /* asyncs, and calls answered by callback */
+}
+
+int lxd_poll_drain(void)
+{
+	if (!lxd__lane_tl.polling)
+		return -EINVAL;
+	struct lxd_lane *l = lxd__lane_tl.lane;
+	if (l)
+		drain(l); /* the lane stays: the thread's next calls go on it, no set-up again */
+	return 0;
 }
 
 int lxd_poll_end(void)

@@ -27,7 +27,8 @@ int lxd_pktgen(struct net_device *dev, uint64_t count, unsigned size, struct lxd
 	 * completions: an isolated driver's transmits then go over this
 	 * thread's lane (docs/isolation.md) instead of a hand-off.  Native
 	 * drivers complete inline; the poll finds nothing. */
-	bool polling = lxd_poll_begin() == 0;
+	enum lxd_gen_poll gp = lxd_gen_poll_begin();
+	bool polling = gp != GEN_POLL_NONE;
 	uint64_t t0 = (uint64_t)ktime_get();
 	int err = 0;
 	for (uint64_t i = 0; i < count; i++) {
@@ -39,7 +40,8 @@ int lxd_pktgen(struct net_device *dev, uint64_t count, unsigned size, struct lxd
 		struct ethhdr *eh = skb_put(skb, size);
 		if (!eh) { /* cannot happen: the skb was sized for it */
 			kfree_skb(skb);
-			return -EINVAL;
+			err = -EINVAL;
+			break;
 		}
 		memset(eh->h_dest, 0xff, ETH_ALEN);
 		memcpy(eh->h_source, dev->dev_addr, ETH_ALEN);
@@ -61,8 +63,7 @@ int lxd_pktgen(struct net_device *dev, uint64_t count, unsigned size, struct lxd
 		if (polling && (i & (PKTGEN_POLL_EVERY - 1)) == PKTGEN_POLL_EVERY - 1)
 			lxd_poll(0);
 	}
-	if (polling)
-		lxd_poll_end(); /* every packet handed over has been through the driver: inside the clock */
+	lxd_gen_poll_end(gp); /* every packet handed over has been through the driver: inside the clock */
 	r->ns = (uint64_t)ktime_get() - t0;
 	return err;
 }

@@ -164,23 +164,44 @@ static void test_async(void **state)
 }
 
 /*
- * pktgen from a thread that polls already (its own lxd_poll_begin is
- * refused with -EBUSY, so it neither polls nor ends the lane): the caller
- * owns the lane, and once it ends it every packet has reached the driver.
+ * pktgen from a thread that polls already (a generator thread that runs it
+ * again and again, as lxds bench net does for its warm-up and timed run):
+ * each run uses the caller's lane and drains it (lxd_poll_drain), so every
+ * packet has reached the driver when pktgen returns, and the lane is kept:
+ * the second run sets none up.  The caller still ends it.
  */
 struct outer {
 	struct net_device *dev;
-	int rc, end_rc;
-	unsigned inflight; /* this thread's lane calls not yet reaped when pktgen returned */
-	struct lxd_pktgen_result r;
+	struct lxd_module *m;
+	int begin_rc, rc[2], end_rc;
+	unsigned inflight[2]; /* this thread's lane calls not finished when each run returned */
+	uint64_t counted[2];  /* the driver's tx_packets then */
+	uint64_t lanes[2];    /* lanes opened to the domain by then */
+	struct lxd_pktgen_result r[2];
+	int extra_rc;         /* one more transmit after the runs... */
+	unsigned extra_inflight; /* ...in flight until polled: the thread still has its lane */
 };
 
 static void *outer_poller(void *arg)
 {
 	struct outer *o = arg;
-	(void)lxd_poll_begin();
-	o->rc = lxd_pktgen(o->dev, COUNT, SIZE, &o->r);
-	o->inflight = lxd_poll_inflight();
+	o->begin_rc = lxd_poll_begin();
+	for (int i = 0; i < 2; i++) {
+		o->rc[i] = lxd_pktgen(o->dev, COUNT, SIZE, &o->r[i]);
+		o->inflight[i] = lxd_poll_inflight();
+		struct rtnl_link_stats64 st;
+		dev_get_stats(o->dev, &st);
+		o->counted[i] = st.tx_packets;
+		struct lxd_iso_stats is = {0};
+		(void)lxd_module_iso_stats(o->m, &is);
+		o->lanes[i] = is.lanes_opened;
+	}
+	struct sk_buff *skb = netdev_alloc_skb(o->dev, SIZE);
+	if (skb) {
+		memset(skb_put(skb, SIZE), 0xab, SIZE);
+		o->extra_rc = dev_queue_xmit(skb);
+		o->extra_inflight = lxd_poll_inflight();
+	}
 	o->end_rc = lxd_poll_end();
 	return NULL;
 }
@@ -188,28 +209,61 @@ static void *outer_poller(void *arg)
 static void test_pktgen_inside_polling_thread(void **state)
 {
 	(void)state;
-	for (int mode = LXD_XMIT_ASYNC; mode <= LXD_XMIT_BATCH; mode++) {
-		struct lxd_module *m;
-		struct outer o = {.dev = load_dev(&m, mode)};
+	for (int mode = LXD_XMIT_SYNC; mode <= LXD_XMIT_BATCH; mode++) {
+		struct outer o = {0};
+		o.dev = load_dev(&o.m, mode);
 		pthread_t th;
 		assert_int_equal(pthread_create(&th, NULL, outer_poller, &o), 0);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 60; /* a bound, not a timing: a hang becomes a failure */
 		assert_int_equal(pthread_timedjoin_np(th, NULL, &until), 0);
-		assert_int_equal(o.rc, 0);
+		assert_int_equal(o.begin_rc, 0);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(o.rc[i], 0);
+			assert_int_equal(o.r[i].sent, COUNT);
+			assert_int_equal(o.inflight[i], 0);          /* drained... */
+			assert_int_equal(o.counted[i], (i + 1) * COUNT); /* ...so the driver saw them all */
+			/* One lane for both runs: the first run's, kept. */
+			assert_int_equal(o.lanes[i], test_mode == LXD_MODULE_ISOLATED ? 1 : 0);
+		}
+		assert_int_equal(o.extra_rc, NET_XMIT_SUCCESS);
+		/* A lane's async or batched transmit waits for the caller's poll (a
+		 * sync one was answered inside the call); without a lane it would
+		 * have gone to the dispatcher, which leaves this thread nothing. */
+		if (test_mode == LXD_MODULE_ISOLATED && mode != LXD_XMIT_SYNC)
+			assert_true(o.extra_inflight > 0);
+		else
+			assert_int_equal(o.extra_inflight, 0);
 		assert_int_equal(o.end_rc, 0);
-		assert_int_equal(o.r.sent, COUNT);
-		/* Async on a lane: the last transmit's answer waits for the caller to
-		 * poll (proof the lane carried them); a waited (sync) call leaves none. */
-		if (test_mode == LXD_MODULE_ISOLATED && mode == LXD_XMIT_ASYNC)
-			assert_true(o.inflight > 0);
-		if (test_mode != LXD_MODULE_ISOLATED || mode == LXD_XMIT_SYNC)
-			assert_int_equal(o.inflight, 0);
-		assert_tx_counted(o.dev, COUNT);
-		assert_int_equal(lxd_module_unload(m), 0);
+		assert_tx_counted(o.dev, 2 * COUNT + 1);
+		assert_int_equal(lxd_module_unload(o.m), 0);
 		assert_kernel_clean();
 	}
+}
+
+/* pktgen on a thread that does not poll: each run polls for itself, with a
+ * lane of its own, taken down when it returns. */
+static void test_pktgen_runs_own_lane(void **state)
+{
+	(void)state;
+	struct lxd_module *m;
+	struct net_device *dev = load_dev(&m, LXD_XMIT_BATCH);
+	for (uint64_t i = 1; i <= 2; i++) {
+		struct lxd_pktgen_result r;
+		assert_int_equal(lxd_pktgen(dev, COUNT, SIZE, &r), 0);
+		assert_int_equal(r.sent, COUNT);
+		assert_int_equal(lxd_poll_inflight(), 0);
+		assert_int_equal(lxd_poll_drain(), -EINVAL); /* not polling: nothing of the caller's to drain */
+		struct lxd_iso_stats is = {0};
+		if (test_mode == LXD_MODULE_ISOLATED) {
+			assert_int_equal(lxd_module_iso_stats(m, &is), 0);
+			assert_int_equal(is.lanes_opened, i);
+		}
+	}
+	assert_tx_counted(dev, 2 * COUNT);
+	assert_int_equal(lxd_module_unload(m), 0);
+	assert_kernel_clean();
 }
 
 int main(void)
@@ -221,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_sync),
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_pktgen_inside_polling_thread),
+		cmocka_unit_test(test_pktgen_runs_own_lane),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,6 +97,38 @@ void blk_mq_end_request(struct request *rq, blk_status_t error);
  */
 bool blk_mq_complete_request(struct request *rq);
 
+/*
+ * Requests ended together, Linux's struct io_comp_batch (here an array, not
+ * a list).  Whoever learns of many completions at once -- a poll that reaps
+ * a batch, the kernel side of an isolated driver taking one answer for
+ * sixteen requests -- adds them with blk_mq_add_to_batch() and ends them with
+ * blk_mq_end_request_batch().  Each request is ended as blk_mq_end_request()
+ * would end it (exactly once, its submitter's end_io called with its own
+ * status), but the tags go back under one lock and the queue's in-flight
+ * count drops once per run of requests of one queue, not once per request.
+ */
+#define IO_COMP_BATCH_MAX 32
+
+struct io_comp_batch {
+	unsigned int n;
+	struct request *rqs[IO_COMP_BATCH_MAX];
+	blk_status_t status[IO_COMP_BATCH_MAX];
+};
+
+#define IO_COMP_BATCH_INIT {.n = 0}
+
+/* End every request in @iob, in order; @iob is empty afterwards. */
+void blk_mq_end_request_batch(struct io_comp_batch *iob);
+
+/* Add @rq, to be ended with @error, to @iob.  A full @iob is ended first. */
+static inline void blk_mq_add_to_batch(struct request *rq, struct io_comp_batch *iob, blk_status_t error)
+{
+	if (iob->n == IO_COMP_BATCH_MAX)
+		blk_mq_end_request_batch(iob);
+	iob->rqs[iob->n] = rq;
+	iob->status[iob->n++] = error;
+}
+
 /* The queue's private data (blk_mq_alloc_disk's @queuedata). */
 void *blk_mq_queue_data(const struct request_queue *q);
 

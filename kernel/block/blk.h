@@ -63,9 +63,12 @@ void lxd_blk_flush_plug(void);
 struct lxd_rq *lxd_tags_get(struct blk_mq_tag_set *set, unsigned hwq);
 /* Give @r back. */
 void lxd_tags_put(struct blk_mq_tag_set *set, struct lxd_rq *r);
+/* Give @n requests of @set back under one lock (blk_mq_end_request_batch). */
+void lxd_tags_put_many(struct blk_mq_tag_set *set, struct lxd_rq *const *rs, unsigned n);
 
 /* Count one more / one fewer request in flight on @q.  get: 0 or -ENODEV when dying. */
 int lxd_queue_enter(struct request_queue *q);
 void lxd_queue_exit(struct request_queue *q);
+void lxd_queue_exit_many(struct request_queue *q, unsigned n);
 
 #endif

@@ -200,9 +200,15 @@ int lxd_queue_enter(struct request_queue *q)
 
 void lxd_queue_exit(struct request_queue *q)
 {
+	lxd_queue_exit_many(q, 1);
+}
+
+void lxd_queue_exit_many(struct request_queue *q, unsigned n)
+{
 	pthread_mutex_lock(&q->drain_lock);
-	atomic_fetch_sub(&lxd_counts.requests, 1);
-	if (--q->inflight == 0 && q->dying)
+	atomic_fetch_sub(&lxd_counts.requests, n);
+	q->inflight -= n;
+	if (q->inflight == 0 && q->dying)
 		pthread_cond_broadcast(&q->drained);
 	pthread_mutex_unlock(&q->drain_lock);
 }

@@ -95,28 +95,71 @@ void blk_mq_start_request(struct request *rq)
 		pr_warn("blk_mq_start_request: request %d is not queued (state %d)\n", rq->tag, expect);
 }
 
-void blk_mq_end_request(struct request *rq, blk_status_t error)
+/* In flight -> completing, so only one end gets through; false (logged) if @rq is not in flight. */
+static bool claim_end(struct request *rq)
 {
 	int state = __atomic_load_n(&rq->lxd_state, __ATOMIC_ACQUIRE);
 	do {
 		if (state != LXD_RQ_QUEUED && state != LXD_RQ_STARTED) {
 			pr_err("blk_mq_end_request: request %d is not in flight: ignored\n", rq->tag);
-			return;
+			return false;
 		}
 	} while (!__atomic_compare_exchange_n(&rq->lxd_state, &state, LXD_RQ_COMPLETING, false,
 					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return true;
+}
+
+/* Claimed @rq's submission, its status set; @rq is idle (its tag not yet back). */
+static struct lxd_blk_io *retire(struct request *rq, blk_status_t error)
+{
 	struct lxd_rq *r = lxd_rq_of(rq);
 	struct lxd_blk_io *io = r->io;
-	struct request_queue *q = rq->q;
 	r->io = NULL;
 	io->error = blk_status_to_errno(error);
 	/* Release: the next owner of this tag sees the request fully retired. */
 	__atomic_store_n(&rq->lxd_state, LXD_RQ_IDLE, __ATOMIC_RELEASE);
-	lxd_tags_put(q->set, r);
+	return io;
+}
+
+void blk_mq_end_request(struct request *rq, blk_status_t error)
+{
+	if (!claim_end(rq))
+		return;
+	struct request_queue *q = rq->q;
+	struct lxd_blk_io *io = retire(rq, error);
+	lxd_tags_put(q->set, lxd_rq_of(rq));
 	/* Tag first, callback second: a callback that submits again always finds a tag. */
 	io->end_io(io);
 	/* Last: once in-flight reaches zero, del_gendisk may return and the disk go away. */
 	lxd_queue_exit(q);
+}
+
+void blk_mq_end_request_batch(struct io_comp_batch *iob)
+{
+	unsigned n = iob->n;
+	iob->n = 0; /* first: an end_io may add to a batch of its own */
+	for (unsigned i = 0; i < n;) {
+		/* One run: consecutive requests of one queue.  Everything is read
+		 * before the tags go back: from then on, a request may be reused. */
+		struct request_queue *q = iob->rqs[i]->q;
+		struct lxd_rq *rs[IO_COMP_BATCH_MAX];
+		struct lxd_blk_io *ios[IO_COMP_BATCH_MAX];
+		unsigned k = 0;
+		for (; i < n && iob->rqs[i]->q == q; i++) {
+			struct request *rq = iob->rqs[i];
+			if (!claim_end(rq))
+				continue;
+			ios[k] = retire(rq, iob->status[i]);
+			rs[k++] = lxd_rq_of(rq);
+		}
+		if (!k)
+			continue;
+		/* As blk_mq_end_request: tags, callbacks, and the queue last. */
+		lxd_tags_put_many(q->set, rs, k);
+		for (unsigned j = 0; j < k; j++)
+			ios[j]->end_io(ios[j]);
+		lxd_queue_exit_many(q, k);
+	}
 }
 
 static enum hrtimer_restart softirq_complete(struct hrtimer *t)

@@ -146,11 +146,22 @@ struct lxd_rq *lxd_tags_get(struct blk_mq_tag_set *set, unsigned hwq)
 
 void lxd_tags_put(struct blk_mq_tag_set *set, struct lxd_rq *r)
 {
+	lxd_tags_put_many(set, &r, 1);
+}
+
+void lxd_tags_put_many(struct blk_mq_tag_set *set, struct lxd_rq *const *rs, unsigned n)
+{
 	struct lxd_tags *t = set->lxd_tags;
 	pthread_mutex_lock(&t->lock);
-	t->free[r->hwq][t->nfree[r->hwq]++] = (unsigned)r->rq.tag;
-	t->nfree_total++;
-	pthread_cond_signal(&t->freed);
+	for (unsigned i = 0; i < n; i++) {
+		const struct lxd_rq *r = rs[i];
+		t->free[r->hwq][t->nfree[r->hwq]++] = (unsigned)r->rq.tag;
+	}
+	t->nfree_total += n;
+	if (n == 1)
+		pthread_cond_signal(&t->freed);
+	else
+		pthread_cond_broadcast(&t->freed); /* up to @n waiters can have one now */
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The block core with an in-test driver (no module): error statuses, busy
- * retries, double completion, tag exhaustion, del_gendisk draining, bad
- * tag sets and limits, hrtimers.
+ * retries, double completion, tag exhaustion, del_gendisk draining, ending
+ * requests in batches, bad tag sets and limits, hrtimers.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +22,7 @@
 
 static blk_status_t next_status;
 static int resource_left, end_twice, hold;
-static struct request *held[8];
+static struct request *held[64];
 static int nheld;
 static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -168,6 +168,118 @@ static void test_tag_wait_and_drain(void **state)
 	/* Teardown's del_gendisk on a removed disk is a logged no-op. */
 }
 
+/* ---- blk_mq_end_request_batch ---- */
+
+#define BATCH_DEPTH 40
+
+static struct gendisk *batch_disk;
+static int batch_ends, batch_resubmits;
+static struct lxd_blk_io resubmitted;
+
+static void batch_end(struct lxd_blk_io *io)
+{
+	(void)io;
+	batch_ends++;
+}
+
+/* An end_io that submits again at once: it must find a tag (the batch gives tags back first). */
+static void batch_end_resubmit(struct lxd_blk_io *io)
+{
+	batch_ends++;
+	batch_resubmits++;
+	resubmitted = (struct lxd_blk_io){.op = REQ_OP_READ, .len = 512, .buf = io->buf, .end_io = batch_end};
+	assert_int_equal(lxd_blk_submit(batch_disk, &resubmitted), 0);
+}
+
+static struct gendisk *batch_add_disk(struct blk_mq_tag_set *set, const char *name)
+{
+	struct gendisk *d = blk_mq_alloc_disk(set, NULL, NULL);
+	assert_false(IS_ERR(d));
+	strcpy(d->disk_name, name);
+	set_capacity(d, 1024);
+	assert_int_equal(add_disk(d), 0);
+	return d;
+}
+
+/* Submit @n held I/Os, the first @n_a on @a and the rest on @b; their requests land in held[]. */
+static void batch_submit(struct gendisk *a, struct gendisk *b, int n_a, int n, struct lxd_blk_io *io, void *buf)
+{
+	nheld = 0;
+	for (int i = 0; i < n; i++) {
+		io[i] = (struct lxd_blk_io){.op = REQ_OP_READ, .len = 512, .buf = buf, .end_io = batch_end};
+		assert_int_equal(lxd_blk_submit(i < n_a ? a : b, &io[i]), 0);
+	}
+	assert_int_equal(nheld, n);
+}
+
+/*
+ * A batch ends each request once, with its own status, across two disks of
+ * one tag set (two runs); an end of a request no longer in flight is
+ * ignored; a full batch is ended as the next request is added; every tag
+ * is back before the first end_io runs; in-flight counts come back to zero
+ * (del_gendisk returns, the teardown counts are zero).
+ */
+static void test_end_batch(void **state)
+{
+	(void)state;
+	hold = 1;
+	next_status = 0;
+	struct blk_mq_tag_set set = {.ops = &ops, .nr_hw_queues = 1, .queue_depth = BATCH_DEPTH};
+	assert_int_equal(blk_mq_alloc_tag_set(&set), 0);
+	struct gendisk *d1 = batch_add_disk(&set, "tbb1"), *d2 = batch_add_disk(&set, "tbb2");
+	void *buf = lxd_data_alloc(NULL, 4096);
+	static struct lxd_blk_io io[BATCH_DEPTH];
+
+	batch_ends = 0;
+	batch_submit(d1, d2, BATCH_DEPTH / 2, BATCH_DEPTH, io, buf);
+	struct io_comp_batch iob = IO_COMP_BATCH_INIT;
+	for (int i = 0; i < IO_COMP_BATCH_MAX; i++)
+		blk_mq_add_to_batch(held[i], &iob, i % 3 ? BLK_STS_OK : BLK_STS_IOERR);
+	blk_mq_add_to_batch(held[0], &iob, BLK_STS_OK); /* full: the first 32 end here */
+	assert_int_equal(batch_ends, IO_COMP_BATCH_MAX);
+	assert_int_equal(iob.n, 1);
+	for (int i = IO_COMP_BATCH_MAX; i < BATCH_DEPTH; i++)
+		blk_mq_add_to_batch(held[i], &iob, i % 3 ? BLK_STS_OK : BLK_STS_NOTSUPP);
+	blk_mq_end_request_batch(&iob); /* held[0] again: not in flight, ignored */
+	assert_int_equal(iob.n, 0);
+	assert_int_equal(batch_ends, BATCH_DEPTH);
+	for (int i = 0; i < BATCH_DEPTH; i++)
+		assert_int_equal(io[i].error, i % 3 ? 0 : i < IO_COMP_BATCH_MAX ? -EIO : -EOPNOTSUPP);
+	blk_mq_end_request_batch(&iob); /* empty: nothing */
+	assert_int_equal(batch_ends, BATCH_DEPTH);
+
+	/* Every tag is free again: a whole depth more goes in without waiting.
+	 * Then the first end_io submits once more while the rest still hold
+	 * theirs -- it can only find a tag the batch gave back before it ran. */
+	batch_ends = 0;
+	batch_submit(d2, d1, BATCH_DEPTH / 4, BATCH_DEPTH, io, buf);
+	io[0].end_io = batch_end_resubmit;
+	batch_disk = d1;
+	for (int i = 0; i < BATCH_DEPTH / 2; i++)
+		blk_mq_add_to_batch(held[i], &iob, BLK_STS_OK);
+	blk_mq_end_request_batch(&iob);
+	assert_int_equal(batch_resubmits, 1);
+	assert_int_equal(nheld, BATCH_DEPTH + 1);
+	struct request *rest[BATCH_DEPTH / 2 + 1];
+	memcpy(rest, &held[BATCH_DEPTH / 2], sizeof(rest));
+	for (int i = 0; i < BATCH_DEPTH / 2 + 1; i++)
+		blk_mq_add_to_batch(rest[i], &iob, BLK_STS_OK);
+	blk_mq_end_request_batch(&iob);
+	assert_int_equal(batch_ends, BATCH_DEPTH + 1);
+	for (int i = 0; i < BATCH_DEPTH; i++)
+		assert_int_equal(io[i].error, 0);
+
+	del_gendisk(d1); /* returns only once the queue's in-flight count is zero */
+	del_gendisk(d2);
+	put_disk(d1);
+	put_disk(d2);
+	blk_mq_free_tag_set(&set);
+	lxd_data_free(buf);
+	struct lxd_kernel_counts c;
+	lxd_kernel_get_counts(&c);
+	assert_int_equal(c.disks + c.disks_added + c.requests + c.data_buffers, 0);
+}
+
 static void test_bad_sets_and_limits(void **state)
 {
 	(void)state;
@@ -287,6 +399,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_end_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tag_wait_and_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_sets_and_limits, setup, teardown),
+		cmocka_unit_test(test_end_batch),
 		cmocka_unit_test(test_queue_rq_answer_bytes),
 		cmocka_unit_test(test_hrtimer),
 		cmocka_unit_test(test_native_data_buffers),

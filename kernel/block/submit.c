@@ -134,32 +134,40 @@ void blk_mq_end_request(struct request *rq, blk_status_t error)
 	lxd_queue_exit(q);
 }
 
+/* The second half of ending a run of @k retired requests of @q: as blk_mq_end_request, tags, callbacks, queue. */
+static void end_run(struct request_queue *q, struct lxd_rq *const *rs, struct lxd_blk_io *const *ios, unsigned k)
+{
+	lxd_tags_put_many(q->set, rs, k);
+	for (unsigned j = 0; j < k; j++)
+		ios[j]->end_io(ios[j]);
+	lxd_queue_exit_many(q, k);
+}
+
 void blk_mq_end_request_batch(struct io_comp_batch *iob)
 {
 	unsigned n = iob->n;
-	iob->n = 0; /* first: an end_io may add to a batch of its own */
-	for (unsigned i = 0; i < n;) {
-		/* One run: consecutive requests of one queue.  Everything is read
-		 * before the tags go back: from then on, a request may be reused. */
-		struct request_queue *q = iob->rqs[i]->q;
-		struct lxd_rq *rs[IO_COMP_BATCH_MAX];
-		struct lxd_blk_io *ios[IO_COMP_BATCH_MAX];
-		unsigned k = 0;
-		for (; i < n && iob->rqs[i]->q == q; i++) {
-			struct request *rq = iob->rqs[i];
-			if (!claim_end(rq))
-				continue;
-			ios[k] = retire(rq, iob->status[i]);
-			rs[k++] = lxd_rq_of(rq);
-		}
-		if (!k)
+	iob->n = 0; /* first: an end_io may fill a batch of its own */
+	/* Runs of consecutive requests of one queue.  A request is read only
+	 * once claimed (it may not be ours), and a run is read whole before its
+	 * tags go back: from then on, its requests may be reused. */
+	struct request_queue *q = NULL;
+	struct lxd_rq *rs[IO_COMP_BATCH_MAX];
+	struct lxd_blk_io *ios[IO_COMP_BATCH_MAX];
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct request *rq = iob->rqs[i];
+		if (!claim_end(rq))
 			continue;
-		/* As blk_mq_end_request: tags, callbacks, and the queue last. */
-		lxd_tags_put_many(q->set, rs, k);
-		for (unsigned j = 0; j < k; j++)
-			ios[j]->end_io(ios[j]);
-		lxd_queue_exit_many(q, k);
+		if (k && rq->q != q) {
+			end_run(q, rs, ios, k);
+			k = 0;
+		}
+		q = rq->q;
+		ios[k] = retire(rq, iob->status[i]);
+		rs[k++] = lxd_rq_of(rq);
 	}
+	if (k)
+		end_run(q, rs, ios, k);
 }
 
 static enum hrtimer_restart softirq_complete(struct hrtimer *t)
